@@ -1,0 +1,150 @@
+"""The values the decision core reads and returns: records, store rows, verdicts, reasons.
+
+Times are integers: microseconds since the Unix epoch, UTC (see `times`). Store rows are
+frozen dataclasses so that a consent index built from them can be shared between threads.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+Micros = int
+"""A point in time: microseconds since 1970-01-01T00:00:00Z."""
+
+
+class Verdict(enum.Enum):
+    """Whether a record may be used."""
+
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+
+
+class Reason(enum.Enum):
+    """Why a record got its verdict; values carry the decision-table rule that gives them."""
+
+    ALLOWED_BY_TERMS = "ALLOWED_BY_TERMS"
+    ALLOWED_BY_CONSENT = "ALLOWED_BY_CONSENT"
+    DENIED_INVALID_RECORD = "DENIED_INVALID_RECORD"
+    DENIED_STALE_CACHE = "DENIED_STALE_CACHE"
+    DENIED_UNKNOWN_ACCOUNT = "DENIED_UNKNOWN_ACCOUNT"
+    DENIED_ERASURE = "DENIED_ERASURE"
+    DENIED_BY_POLICY = "DENIED_BY_POLICY"
+    DENIED_OPTED_OUT = "DENIED_OPTED_OUT"
+    DENIED_OUTSIDE_WINDOW = "DENIED_OUTSIDE_WINDOW"
+    DENIED_NO_CONSENT = "DENIED_NO_CONSENT"
+
+    @property
+    def verdict(self) -> Verdict:
+        """ALLOW for the ALLOWED_* reasons, DENY for every other."""
+        return Verdict.ALLOW if self.name.startswith("ALLOWED_") else Verdict.DENY
+
+
+class Effect(enum.Enum):
+    """What a consent entry says: an opt-in or an opt-out (a revocation)."""
+
+    GRANT = "GRANT"
+    OPT_OUT = "OPT_OUT"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One unit of data a worker wants to ingest, as the decision sees it.
+
+    Empty strings and None both mean "not given".
+    """
+
+    account_id: str = ""
+    data_category: str = ""
+    purpose: str = ""
+    user_id: str = ""
+    collected_at: Optional[Micros] = None
+    region: str = ""
+    derived_from: tuple[str, ...] = ()
+    record_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A customer (tenant) known to the store, with its home region ('' if none)."""
+
+    account_id: str
+    region: str = ""
+    created_at: Optional[Micros] = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One opt-in or opt-out, at account level (user_id '') or user level.
+
+    `valid_from` None means "from the consent version that wrote it": the entry is active
+    as soon as an index has seen it. `ended_version` is set when the entry was withdrawn
+    without an explicit time: it is inactive from that version on.
+    """
+
+    entry_id: str
+    account_id: str
+    category: str
+    purpose: str
+    effect: Effect
+    user_id: str = ""
+    valid_from: Optional[Micros] = None
+    valid_until: Optional[Micros] = None
+    covers_data_from: Optional[Micros] = None
+    evidence: str = ""
+    recorded_at: Optional[Micros] = None
+    recorded_by: str = ""
+    version: int = 0
+    ended_version: Optional[int] = None
+
+    def is_active(self, now: Micros) -> bool:
+        """True when the entry counts at `now` (valid_from <= now < valid_until, not ended)."""
+        if self.ended_version is not None:
+            return False
+        if self.valid_from is not None and now < self.valid_from:
+            return False
+        return self.valid_until is None or now < self.valid_until
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A request that an account's data (user_id '') or one user's data not be processed."""
+
+    erasure_id: str
+    account_id: str
+    user_id: str = ""
+    requested_at: Optional[Micros] = None
+    recorded_by: str = ""
+    version: int = 0
+
+
+StoreRow = Union[Account, ConsentEntry, Erasure]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One numbered change from the store's feed: the new state of one row."""
+
+    version: int
+    row: StoreRow
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A verdict with exactly one reason, the rule that gave it, and an optional explanation."""
+
+    reason: Reason
+    rule: int
+    explanation: str = ""
+    entry_ids: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> Verdict:
+        """The verdict the reason implies."""
+        return self.reason.verdict
+
+    @property
+    def allowed(self) -> bool:
+        """True for an ALLOW."""
+        return self.reason.verdict is Verdict.ALLOW
