@@ -52,7 +52,8 @@ class Effect(enum.Enum):
 class Record:
     """One unit of data a worker wants to ingest, as the decision sees it.
 
-    Empty strings and None both mean "not given".
+    Empty strings and None both mean "not given". `problem` is set by a transport that
+    could not convert a field (a timestamp out of range, say): such a record is invalid.
     """
 
     account_id: str = ""
@@ -63,6 +64,7 @@ class Record:
     region: str = ""
     derived_from: tuple[str, ...] = ()
     record_id: str = ""
+    problem: str = ""
 
 
 @dataclass(frozen=True, slots=True)

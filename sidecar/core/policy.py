@@ -60,6 +60,7 @@ class Policy:
         self._basis, self._user_consent, self._derived = basis, user_consent, derived_from
         self._rules: dict[tuple[str, str], CategoryRule] = {}
         self._sources: dict[str, tuple[str, ...]] = {}
+        self._region_codes: dict[str, Optional[str]] = {}
 
     def is_category(self, key: str) -> bool:
         """True for any declared node of the category tree."""
@@ -71,7 +72,9 @@ class Policy:
 
     def normalize_region(self, code: str) -> Optional[str]:
         """The canonical form of a region code or group name, None when malformed."""
-        return self.regions.normalize(code)
+        if code not in self._region_codes:
+            self._region_codes[code] = self.regions.normalize(code)
+        return self._region_codes[code]
 
     def rule_for(self, category: str, region: str) -> CategoryRule:
         """Basis and user-consent need of a declared category in a normalized region ('')."""

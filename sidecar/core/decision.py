@@ -1,0 +1,210 @@
+"""decide(): the decision table of DESIGN.md section 2 as a pure function of
+(record, consent index, policy, now).
+
+A record is turned into a *plan* that does not depend on `collected_at`: either a fixed
+decision, or one outcome per category it involves (its own and every source it derives
+from), each with the collection-time threshold its window needs. A batch shares plans
+between records with equal keys; `collected_at` is applied per record, so sharing never
+changes a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+from .index import AccountState, ConsentIndex
+from .model import Decision, Micros, Reason, Record
+from .policy import CONSENT, PROHIBITED, Policy
+from .scopes import SILENT, LevelAnswer, answer
+from .validation import invalid_record_problem
+
+_REASON_OF_RULE = {
+    1: Reason.DENIED_INVALID_RECORD, 2: Reason.DENIED_STALE_CACHE,
+    3: Reason.DENIED_UNKNOWN_ACCOUNT, 4: Reason.DENIED_ERASURE, 5: Reason.DENIED_BY_POLICY,
+    6: Reason.DENIED_OPTED_OUT, 7: Reason.DENIED_OUTSIDE_WINDOW, 8: Reason.ALLOWED_BY_TERMS,
+    9: Reason.DENIED_NO_CONSENT, 10: Reason.DENIED_OUTSIDE_WINDOW,
+    11: Reason.ALLOWED_BY_CONSENT,
+}
+_PLAIN = {rule: Decision(reason, rule) for rule, reason in _REASON_OF_RULE.items()}
+_ALLOW_RULES = (8, 11)
+_NOT_COVERED = 2**63
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One category's part of a decision: a fixed rule, or a window check then allow."""
+
+    category: str
+    fixed_rule: int = 0
+    threshold: Optional[Micros] = None
+    window_rule: int = 0
+    allow_rule: int = 8
+    account: LevelAnswer = SILENT
+    user: LevelAnswer = SILENT
+    note: str = ""
+
+    def rule_at(self, collected_at: Optional[Micros]) -> int:
+        """The rule that decides this category for data collected at `collected_at`."""
+        if self.fixed_rule:
+            return self.fixed_rule
+        if self.window_rule and (collected_at is None or collected_at < self.threshold):
+            return self.window_rule
+        return self.allow_rule
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything about a record's decision except its collection time."""
+
+    fixed: Optional[Decision] = None
+    outcomes: tuple[Outcome, ...] = ()
+
+    def decide(self, collected_at: Optional[Micros], explain: bool = False) -> Decision:
+        """The decision for data collected at `collected_at` (first denial in table order)."""
+        if self.fixed is not None:
+            return self.fixed
+        rules = [outcome.rule_at(collected_at) for outcome in self.outcomes]
+        denials = [rule for rule in rules if rule not in _ALLOW_RULES]
+        rule = min(denials) if denials else max(rules)
+        if not explain:
+            return _PLAIN[rule]
+        return _explained(rule, [o for o, r in zip(self.outcomes, rules) if r == rule])
+
+
+def decide(record: Record, index: Optional[ConsentIndex], policy: Policy, now: Micros, *,
+           max_staleness: Optional[float] = None, min_version: int = 0,
+           explain: bool = False) -> Decision:
+    """The verdict and reason for one record; `now` is the caller's clock, in micros."""
+    return decide_batch([record], index, policy, now, max_staleness=max_staleness,
+                        min_version=min_version, explain=explain)[0]
+
+
+def decide_batch(records: Iterable[Record], index: Optional[ConsentIndex], policy: Policy,
+                 now: Micros, *, max_staleness: Optional[float] = None, min_version: int = 0,
+                 explain: bool = False) -> list[Decision]:
+    """Decisions for many records, in order, all at the index's one consent version."""
+    stale = stale_cache_problem(index, policy, now, max_staleness, min_version)
+    plans: dict[tuple, Plan] = {}
+    decisions = []
+    for record in records:
+        key = (record.account_id, record.user_id, record.data_category, record.purpose,
+               record.region, record.derived_from, record.problem)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = make_plan(record, index, policy, now, stale, explain)
+        decisions.append(plan.decide(record.collected_at, explain))
+    return decisions
+
+
+def stale_cache_problem(index: Optional[ConsentIndex], policy: Policy, now: Micros,
+                        max_staleness: Optional[float], min_version: int) -> str:
+    """Why rule 2 denies every record (no data, too old, behind the demanded version), or ''."""
+    if index is None or index.synced_at is None:
+        return "the cache holds no consent data yet (never synced, no snapshot)"
+    limit = policy.max_staleness_seconds if max_staleness is None else max_staleness
+    age = (now - index.synced_at) / 1e6
+    if age > limit:
+        return f"the cache's data is {age:.1f}s old, over max_staleness {limit:g}s"
+    if index.version < min_version:
+        return (f"the cache is at consent version {index.version}, behind the "
+                f"min_consent_version {min_version} the caller asked for")
+    return ""
+
+
+def make_plan(record: Record, index: Optional[ConsentIndex], policy: Policy, now: Micros,
+              stale: str, explain: bool) -> Plan:
+    """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
+    problem = invalid_record_problem(record, policy)
+    if problem:
+        return _fixed(1, problem, explain)
+    if stale or index is None:
+        return _fixed(2, stale, explain)
+    state = index.state(record.account_id)
+    if state.account is None:
+        return _fixed(3, f"account {record.account_id!r} is not in the store", explain)
+    if state.erased or record.user_id in state.erased_users:
+        who = "the account" if state.erased else f"user {record.user_id!r}"
+        return _fixed(4, f"an erasure covers {who}", explain)
+    region = _record_region(record, state, policy)
+    categories = involved_categories(record, policy)
+    return Plan(outcomes=tuple(_outcome(c, record, state, policy, region, now, explain)
+                               for c in categories))
+
+
+def involved_categories(record: Record, policy: Policy) -> list[str]:
+    """The record's category, then every source it derives from (record's and policy's)."""
+    found = [record.data_category]
+    for source in (*record.derived_from, *policy.sources(record.data_category)):
+        for category in (source, *policy.sources(source)):
+            if category not in found:
+                found.append(category)
+    return found
+
+
+def _record_region(record: Record, state: AccountState, policy: Policy) -> str:
+    code = record.region or (state.account.region if state.account else "")
+    return (policy.normalize_region(code) or "") if code else ""
+
+
+def _outcome(category: str, record: Record, state: AccountState, policy: Policy,
+             region: str, now: Micros, explain: bool) -> Outcome:
+    rule = policy.rule_for(category, region)
+    if rule.basis == PROHIBITED:
+        note = f"the policy prohibits {category}" + (f" in {region}" if region else "")
+        return Outcome(category, fixed_rule=5, note=note if explain else "")
+    account = answer(state.account_scopes, category, record.purpose, now)
+    user = answer(state.scopes_of(record.user_id), category, record.purpose, now)
+    if account.opted_out or user.opted_out:
+        return Outcome(category, fixed_rule=6, account=account, user=user)
+    if rule.basis != CONSENT:
+        terms = policy.terms_effective
+        return Outcome(category, threshold=terms, window_rule=7 if terms is not None else 0,
+                       allow_rule=8, account=account, user=user)
+    if not account.granted or (rule.needs_user and not user.granted):
+        return Outcome(category, fixed_rule=9, account=account, user=user,
+                       note=_missing_grant(account, user, rule.needs_user, record.user_id))
+    levels = (account, user) if rule.needs_user else (account,)
+    threshold = max(_NOT_COVERED if lv.covers_from is None else lv.covers_from for lv in levels)
+    return Outcome(category, threshold=threshold, window_rule=10, allow_rule=11,
+                   account=account, user=user)
+
+
+def _missing_grant(account: LevelAnswer, user: LevelAnswer, needs_user: bool,
+                   user_id: str) -> str:
+    if not account.granted:
+        return "no account-level grant applies"
+    if not user_id:
+        return "the category needs user consent and the record names no user"
+    return f"user {user_id!r} has no grant that applies"
+
+
+def _fixed(rule: int, note: str, explain: bool) -> Plan:
+    if not explain:
+        return Plan(fixed=_PLAIN[rule])
+    reason = _REASON_OF_RULE[rule]
+    return Plan(fixed=Decision(reason, rule, f"rule {rule} {reason.name}: {note}"))
+
+
+def _explained(rule: int, outcomes: list[Outcome]) -> Decision:
+    reason = _REASON_OF_RULE[rule]
+    parts, ids = [], []
+    for outcome in outcomes:
+        entry_ids = outcome.account.entry_ids() + outcome.user.entry_ids()
+        ids.extend(entry_ids)
+        detail = outcome.note or _level_note(rule, outcome)
+        parts.append(f"{outcome.category}: {detail}" + (
+            f" (entries {', '.join(entry_ids)})" if entry_ids else ""))
+    return Decision(reason, rule, f"rule {rule} {reason.name}: " + "; ".join(parts), tuple(ids))
+
+
+def _level_note(rule: int, outcome: Outcome) -> str:
+    return {
+        6: "opted out at " + ("account and user level" if outcome.account.opted_out
+                              and outcome.user.opted_out else
+                              "account level" if outcome.account.opted_out else "user level"),
+        7: "collected before the terms' effective date, or collected_at missing",
+        8: "usable under the terms",
+        10: "collected_at missing, or no standing grant covers data collected then",
+        11: "granted",
+    }[rule]

@@ -1,0 +1,101 @@
+"""Scope matching at one level (DESIGN.md section 3): which entries apply, which are maximal.
+
+A grant applies when its scopes cover the record's keys; an opt-out when they overlap.
+Among applicable entries the maximal ones (dominated by no other) decide the level: any
+maximal opt-out makes it OPT_OUT, else any maximal grant makes it GRANT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from .model import ConsentEntry, Effect, Micros
+
+_NEVER = -(2**63)
+_FOREVER = 2**63
+
+
+class Scope:
+    """A consent entry prepared for fast matching: scope keys, depths, active window."""
+
+    __slots__ = ("entry", "category", "category_dot", "category_depth", "purpose",
+                 "purpose_dot", "purpose_depth", "is_grant", "starts", "ends", "covers_from")
+
+    def __init__(self, entry: ConsentEntry) -> None:
+        self.entry = entry
+        self.category, self.purpose = entry.category, entry.purpose
+        self.category_dot, self.purpose_dot = entry.category + ".", entry.purpose + "."
+        self.category_depth = entry.category.count(".") + 1
+        self.purpose_depth = entry.purpose.count(".") + 1
+        self.is_grant = entry.effect is Effect.GRANT
+        self.starts = _NEVER if entry.valid_from is None else entry.valid_from
+        ended = entry.ended_version is not None
+        self.ends = _NEVER if ended else (_FOREVER if entry.valid_until is None else entry.valid_until)
+        self.covers_from = _covers_from(entry)
+
+    def applies(self, category: str, purpose: str) -> bool:
+        """Grants need both scopes to cover the keys; opt-outs need both to overlap them."""
+        if self.is_grant:
+            return ((category == self.category or category.startswith(self.category_dot))
+                    and (purpose == self.purpose or purpose.startswith(self.purpose_dot)))
+        return (_overlaps(self.category, self.category_dot, category)
+                and _overlaps(self.purpose, self.purpose_dot, purpose))
+
+    def dominates(self, other: "Scope") -> bool:
+        """At least as specific on both axes and strictly more specific on one."""
+        cd, pd = self.category_depth, self.purpose_depth
+        ocd, opd = other.category_depth, other.purpose_depth
+        return cd >= ocd and pd >= opd and (cd > ocd or pd > opd)
+
+
+def _overlaps(scope: str, scope_dot: str, key: str) -> bool:
+    return key == scope or key.startswith(scope_dot) or scope.startswith(key + ".")
+
+
+def _covers_from(entry: ConsentEntry) -> Optional[Micros]:
+    """Data a grant covers starts at covers_data_from, else valid_from (not retroactive)."""
+    if entry.covers_data_from is not None:
+        return entry.covers_data_from
+    if entry.valid_from is not None:
+        return entry.valid_from
+    return entry.recorded_at
+
+
+@dataclass(frozen=True, slots=True)
+class LevelAnswer:
+    """What one level says about a (category, purpose) pair at one moment."""
+
+    opted_out: bool
+    granted: bool
+    deciding: tuple[Scope, ...]
+    covers_from: Optional[Micros]
+
+    def entry_ids(self) -> tuple[str, ...]:
+        """Ids of the entries that decided the level, for explanations."""
+        return tuple(scope.entry.entry_id for scope in self.deciding)
+
+
+SILENT = LevelAnswer(False, False, (), None)
+
+
+def answer(scopes: Sequence[Scope], category: str, purpose: str, now: Micros) -> LevelAnswer:
+    """The level's answer for the keys at `now`, with the earliest data its grants cover."""
+    applicable = [s for s in scopes if s.starts <= now < s.ends and s.applies(category, purpose)]
+    if not applicable:
+        return SILENT
+    maximal = [s for s in applicable if not any(o.dominates(s) for o in applicable)]
+    opt_outs = [s for s in maximal if not s.is_grant]
+    if opt_outs:
+        return LevelAnswer(True, False, tuple(opt_outs), None)
+    return LevelAnswer(False, True, tuple(maximal), _standing_cover(applicable))
+
+
+def _standing_cover(applicable: list[Scope]) -> Optional[Micros]:
+    """Earliest data covered by a standing grant: one strictly more specific than every
+    applicable opt-out, since an equal or incomparable opt-out beats a grant."""
+    opt_outs = [s for s in applicable if not s.is_grant]
+    starts = [g.covers_from for g in applicable
+              if g.is_grant and g.covers_from is not None
+              and all(g.dominates(o) for o in opt_outs)]
+    return min(starts) if starts else None

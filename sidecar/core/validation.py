@@ -1,0 +1,62 @@
+"""Rule 1 of the decision table: what makes a record malformed, said so a person can fix it."""
+
+from __future__ import annotations
+
+from .model import Record
+from .policy import Policy
+
+MAX_ID_LENGTH = 256
+
+
+def invalid_record_problem(record: Record, policy: Policy) -> str:
+    """Why the record is malformed, or '' when it is well-formed for this policy."""
+    return (record.problem
+            or _id_problem("account_id", record.account_id, required=True)
+            or _id_problem("user_id", record.user_id, required=False)
+            or _category_problem(record.data_category, policy)
+            or _purpose_problem(record.purpose, policy)
+            or _derived_problem(record.derived_from, policy)
+            or _region_problem(record.region, policy))
+
+
+def _id_problem(name: str, value: str, *, required: bool) -> str:
+    if not value:
+        return f"{name} is missing" if required else ""
+    if len(value) > MAX_ID_LENGTH:
+        return f"{name} is longer than {MAX_ID_LENGTH} characters"
+    if not value.isprintable() or value != value.strip():
+        return f"{name} {value!r} has control characters or surrounding spaces"
+    return ""
+
+
+def _category_problem(category: str, policy: Policy) -> str:
+    if not category:
+        return "data_category is missing"
+    if category not in policy.categories:
+        return f"data_category {category!r} is not declared in the policy"
+    if not policy.categories.is_leaf(category):
+        return (f"data_category {category!r} is not a leaf of the taxonomy: name the exact "
+                "kind of data (e.g. customer_content.chat)")
+    return ""
+
+
+def _purpose_problem(purpose: str, policy: Policy) -> str:
+    if not purpose:
+        return "purpose is missing"
+    if purpose not in policy.purposes:
+        return f"purpose {purpose!r} is not declared in the policy"
+    return ""
+
+
+def _derived_problem(sources: tuple[str, ...], policy: Policy) -> str:
+    for source in sources:
+        if source not in policy.categories:
+            return f"derived_from {source!r} is not a declared category"
+    return ""
+
+
+def _region_problem(region: str, policy: Policy) -> str:
+    if region and policy.normalize_region(region) is None:
+        return (f"region {region!r} is not an ISO 3166 country (DE), subdivision (US-CA) "
+                "or a group the policy declares")
+    return ""
