@@ -1,0 +1,1 @@
+"""maytrain client: Python stubs for the maytrain consent-check gRPC API."""

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for the maytrain.v1 API (see protos/maytrain/v1)."""
