@@ -1,0 +1,94 @@
+"""Hypothesis strategies for consent states and records small enough to collide often."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from hypothesis import strategies as st
+
+from sidecar.core import (Account, ConsentEntry, ConsentIndex, Decision, Effect, Erasure,
+                          Record, decide_batch)
+from sidecar.core.times import parse_timestamp
+from sidecar.policy_files import load_policy
+
+POLICY = load_policy()
+NOW = parse_timestamp("2026-06-01T00:00:00Z")
+SECOND = 1_000_000
+TIMES = [parse_timestamp(t) for t in (
+    "2021-01-01T00:00:00Z", "2023-07-27T00:00:00Z", "2024-06-01T00:00:00Z",
+    "2026-05-31T00:00:00Z", "2026-06-01T00:00:00Z", "2027-01-01T00:00:00Z")]
+ACCOUNTS = [Account("a1", "US"), Account("a2", "de"), Account("a3", "")]
+ACCOUNT_IDS = ["a1", "a2", "a3", "ghost"]
+USERS = ["", "u1", "u2"]
+LEAVES = sorted(POLICY.categories.leaves)
+# Broad scopes repeat so that grants often apply; undeclared keys still bind by prefix.
+CATEGORY_SCOPES = (sorted(POLICY.categories.nodes) + ["customer", "customer_content.chat.x"]
+                   + ["customer_content", "service_generated"] * 6)
+PURPOSE_SCOPES = sorted(POLICY.purposes.nodes)
+ENTRY_PURPOSES = PURPOSE_SCOPES + ["ai"] * 6
+SOURCES = ["customer_content", "customer_content.chat", "customer_content.audio",
+           "service_generated.usage", "account_data.billing"]
+
+times = st.sampled_from(TIMES)
+maybe_time = st.none() | times
+
+
+@st.composite
+def entries(draw, effect: Optional[Effect] = None) -> ConsentEntry:
+    """A consent entry on a few accounts and users, with any scope and window."""
+    return ConsentEntry(
+        entry_id=f"e{draw(st.integers(0, 10**9))}",
+        account_id=draw(st.sampled_from(ACCOUNT_IDS[:3])),
+        user_id=draw(st.sampled_from(["", "", ""] + USERS)),
+        category=draw(st.sampled_from(CATEGORY_SCOPES)),
+        purpose=draw(st.sampled_from(ENTRY_PURPOSES)),
+        effect=effect or draw(st.sampled_from([Effect.GRANT, Effect.GRANT, Effect.OPT_OUT])),
+        valid_from=draw(maybe_time), valid_until=draw(st.sampled_from([None] * 4 + TIMES)),
+        covers_data_from=draw(st.sampled_from([None] * 4 + TIMES)),
+        ended_version=draw(st.sampled_from([None, None, None, 1])))
+
+
+erasures = st.builds(Erasure, erasure_id=st.integers(0, 10**9).map(lambda i: f"x{i}"),
+                     account_id=st.sampled_from(ACCOUNT_IDS[:3]),
+                     user_id=st.sampled_from(USERS))
+
+# Malformed values and unknown accounts are drawn rarely, so later rules are reached often.
+records = st.builds(
+    Record, account_id=st.sampled_from(ACCOUNT_IDS[:3] * 8 + ["ghost", ""]),
+    data_category=st.sampled_from(LEAVES * 2 + ["customer_content"]),
+    purpose=st.sampled_from(PURPOSE_SCOPES * 3 + ["ads"]), user_id=st.sampled_from(USERS),
+    collected_at=st.sampled_from(TIMES * 2 + [None]),
+    region=st.sampled_from([""] * 12 + ["us", "DE", "fr-idf", "EU", "x!"]),
+    derived_from=st.sampled_from([()] * 6 + [(s,) for s in SOURCES]))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A consent state, how old the cache is, and records to decide against it."""
+
+    accounts: list
+    entries: list
+    erasures: list
+    cache_age: Optional[int]
+    records: list
+
+    def decide(self, entries=None, erasures=None, records=None) -> list[Decision]:
+        rows = self.accounts + (self.entries if entries is None else entries)
+        rows += self.erasures if erasures is None else erasures
+        index = None
+        if self.cache_age is not None:
+            index = ConsentIndex.build(5, rows, synced_at=NOW - self.cache_age * SECOND)
+        return decide_batch(self.records if records is None else records, index, POLICY, NOW)
+
+
+@st.composite
+def scenarios(draw) -> Scenario:
+    """Mostly fresh caches, sometimes empty or stale ones, so rule 2 is reached too.
+    Accounts are always the same three; records name an unknown one now and then."""
+    return Scenario(
+        accounts=ACCOUNTS,
+        entries=draw(st.lists(entries(), max_size=10)),
+        erasures=draw(st.sampled_from([[]] * 4 + [[draw(erasures)]])),
+        cache_age=draw(st.sampled_from([1] * 15 + [31, None])),
+        records=draw(st.lists(records, min_size=1, max_size=8)))
