@@ -1,0 +1,39 @@
+# The maytrain sidecar image: `maytrain serve` as a non-root user (UID 65532).
+#
+#   docker build -t maytrain:0.1.0 .
+#   docker run --rm maytrain:0.1.0 serve --help
+#
+# Stage 1 installs the two distributions from this repository into a virtualenv;
+# stage 2 copies only that virtualenv onto a clean base, so no build leftovers ship.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/maytrain
+WORKDIR /src
+COPY . .
+# maytrain depends on maytrain-client (clients/python): install both from the tree in one
+# resolve; the postgres extra brings the PostgreSQL store driver.
+RUN /opt/maytrain/bin/pip install ./clients/python ".[postgres]"
+
+FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title="maytrain" \
+      org.opencontainers.image.description="Consent-enforcement gRPC sidecar for ML ingestion workers" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# A numeric user, so that Kubernetes' runAsNonRoot can verify it without /etc/passwd.
+RUN groupadd --system --gid 65532 maytrain \
+ && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin maytrain \
+ && mkdir -p /var/lib/maytrain /var/cache/maytrain /var/run/maytrain \
+ && chown 65532:65532 /var/lib/maytrain /var/cache/maytrain /var/run/maytrain
+COPY --from=build /opt/maytrain /opt/maytrain
+# The root filesystem is read-only in the chart: never try to write bytecode at run time.
+ENV PATH=/opt/maytrain/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 65532:65532
+WORKDIR /var/lib/maytrain
+ENTRYPOINT ["maytrain"]
+CMD ["serve"]
