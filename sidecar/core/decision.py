@@ -10,14 +10,13 @@ changes a verdict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional
 
 from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Reason, Record
 from .policy import CONSENT, PROHIBITED, Policy
 from .scopes import SILENT, LevelAnswer, answer
-from .validation import invalid_record_problem
+from .validation import identity_problem, shape_problem
 
 _REASON_OF_RULE = {
     1: Reason.DENIED_INVALID_RECORD, 2: Reason.DENIED_STALE_CACHE,
@@ -27,22 +26,22 @@ _REASON_OF_RULE = {
     11: Reason.ALLOWED_BY_CONSENT,
 }
 _PLAIN = {rule: Decision(reason, rule) for rule, reason in _REASON_OF_RULE.items()}
-_ALLOW_RULES = (8, 11)
 _NOT_COVERED = 2**63
+_NO_TIME = -(2**63)
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """One category's part of a decision: a fixed rule, or a window check then allow."""
 
-    category: str
-    fixed_rule: int = 0
-    threshold: Optional[Micros] = None
-    window_rule: int = 0
-    allow_rule: int = 8
-    account: LevelAnswer = SILENT
-    user: LevelAnswer = SILENT
-    note: str = ""
+    __slots__ = ("category", "fixed_rule", "threshold", "window_rule", "allow_rule",
+                 "account", "user", "note")
+
+    def __init__(self, category: str, *, fixed_rule: int = 0, threshold: Optional[Micros] = None,
+                 window_rule: int = 0, allow_rule: int = 8, account: LevelAnswer = SILENT,
+                 user: LevelAnswer = SILENT, note: str = "") -> None:
+        self.category, self.fixed_rule, self.threshold = category, fixed_rule, threshold
+        self.window_rule, self.allow_rule, self.note = window_rule, allow_rule, note
+        self.account, self.user = account, user
 
     def rule_at(self, collected_at: Optional[Micros]) -> int:
         """The rule that decides this category for data collected at `collected_at`."""
@@ -53,23 +52,57 @@ class Outcome:
         return self.allow_rule
 
 
-@dataclass(frozen=True, slots=True)
 class Plan:
-    """Everything about a record's decision except its collection time."""
+    """Everything about a record's decision except its collection time.
 
-    fixed: Optional[Decision] = None
-    outcomes: tuple[Outcome, ...] = ()
+    Precomputed for the hot path: `checks` holds the window checks that could decide
+    before any fixed denial (ascending rule), `otherwise` what decides when none fails.
+    """
+
+    __slots__ = ("fixed", "outcomes", "checks", "otherwise")
+
+    def __init__(self, fixed: Optional[Decision] = None, outcomes: tuple[Outcome, ...] = ()):
+        self.fixed, self.outcomes = fixed, outcomes
+        if len(outcomes) == 1:
+            self._single(outcomes[0])
+            return
+        fixed_rules = [o.fixed_rule for o in outcomes if o.fixed_rule]
+        first_fixed = min(fixed_rules, default=99)
+        windows = sorted((o.window_rule, o.threshold) for o in outcomes
+                         if not o.fixed_rule and o.window_rule and o.window_rule < first_fixed)
+        self.checks = tuple((threshold, _PLAIN[rule]) for rule, threshold in windows)
+        allow_rule = max((o.allow_rule for o in outcomes), default=8)
+        self.otherwise = _PLAIN[first_fixed if fixed_rules else allow_rule]
+
+    def _single(self, outcome: Outcome) -> None:
+        """The common case, one category: its fixed rule, or its window then its allow."""
+        if outcome.fixed_rule:
+            self.checks, self.otherwise = (), _PLAIN[outcome.fixed_rule]
+            return
+        window = outcome.window_rule
+        self.checks = ((outcome.threshold, _PLAIN[window]),) if window else ()
+        self.otherwise = _PLAIN[outcome.allow_rule]
+
+    def window_decision(self, collected_at: Micros) -> Decision:
+        """The first failing window check's denial, else what decides otherwise."""
+        for threshold, denial in self.checks:
+            if collected_at < threshold:
+                return denial
+        return self.otherwise
 
     def decide(self, collected_at: Optional[Micros], explain: bool = False) -> Decision:
         """The decision for data collected at `collected_at` (first denial in table order)."""
         if self.fixed is not None:
             return self.fixed
-        rules = [outcome.rule_at(collected_at) for outcome in self.outcomes]
-        denials = [rule for rule in rules if rule not in _ALLOW_RULES]
-        rule = min(denials) if denials else max(rules)
+        decision = self.window_decision(_NO_TIME if collected_at is None else collected_at)
         if not explain:
-            return _PLAIN[rule]
-        return _explained(rule, [o for o, r in zip(self.outcomes, rules) if r == rule])
+            return decision
+        rules = [outcome.rule_at(collected_at) for outcome in self.outcomes]
+        return _explained(decision.rule, [o for o, r in zip(self.outcomes, rules)
+                                          if r == decision.rule])
+
+
+_FIXED = {rule: Plan(fixed=_PLAIN[rule]) for rule in (1, 2, 3, 4)}
 
 
 def decide(record: Record, index: Optional[ConsentIndex], policy: Policy, now: Micros, *,
@@ -84,16 +117,26 @@ def decide_batch(records: Iterable[Record], index: Optional[ConsentIndex], polic
                  now: Micros, *, max_staleness: Optional[float] = None, min_version: int = 0,
                  explain: bool = False) -> list[Decision]:
     """Decisions for many records, in order, all at the index's one consent version."""
-    stale = stale_cache_problem(index, policy, now, max_staleness, min_version)
+    planner = Planner(index, policy, now, explain,
+                      stale_cache_problem(index, policy, now, max_staleness, min_version))
     plans: dict[tuple, Plan] = {}
-    decisions = []
+    decisions: list[Decision] = []
+    append, get = decisions.append, plans.get
     for record in records:
         key = (record.account_id, record.user_id, record.data_category, record.purpose,
-               record.region, record.derived_from, record.problem)
-        plan = plans.get(key)
+               record.region, record.derived_from)
+        plan = None if record.problem else get(key)
         if plan is None:
-            plan = plans[key] = make_plan(record, index, policy, now, stale, explain)
-        decisions.append(plan.decide(record.collected_at, explain))
+            plan = planner.plan(record)
+            if not record.problem:
+                plans[key] = plan
+        if plan.fixed is not None:
+            append(plan.fixed)
+        elif explain:
+            append(plan.decide(record.collected_at, explain))
+        else:
+            collected_at = record.collected_at
+            append(plan.window_decision(_NO_TIME if collected_at is None else collected_at))
     return decisions
 
 
@@ -112,62 +155,86 @@ def stale_cache_problem(index: Optional[ConsentIndex], policy: Policy, now: Micr
     return ""
 
 
-def make_plan(record: Record, index: Optional[ConsentIndex], policy: Policy, now: Micros,
-              stale: str, explain: bool) -> Plan:
-    """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
-    problem = invalid_record_problem(record, policy)
-    if problem:
-        return _fixed(1, problem, explain)
-    if stale or index is None:
-        return _fixed(2, stale, explain)
-    state = index.state(record.account_id)
-    if state.account is None:
-        return _fixed(3, f"account {record.account_id!r} is not in the store", explain)
-    if state.erased or record.user_id in state.erased_users:
-        who = "the account" if state.erased else f"user {record.user_id!r}"
-        return _fixed(4, f"an erasure covers {who}", explain)
-    region = _record_region(record, state, policy)
-    categories = involved_categories(record, policy)
-    return Plan(outcomes=tuple(_outcome(c, record, state, policy, region, now, explain)
-                               for c in categories))
+class Planner:
+    """Makes plans for one batch; remembers each record shape's validity and categories."""
+
+    def __init__(self, index: Optional[ConsentIndex], policy: Policy, now: Micros,
+                 explain: bool, stale: str) -> None:
+        self.index, self.policy, self.now = index, policy, now
+        self.explain, self.stale = explain, stale
+        self._shapes: dict[tuple, tuple[str, tuple[str, ...]]] = {}
+
+    def plan(self, record: Record) -> Plan:
+        """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
+        problem, categories = self._shape(record)
+        problem = identity_problem(record) or problem
+        if problem:
+            return self._fixed(1, problem)
+        if self.stale or self.index is None:
+            return self._fixed(2, self.stale)
+        state = self.index.state(record.account_id)
+        if state.account is None:
+            return self._fixed(3, f"account {record.account_id!r} is not in the store")
+        if state.erased or record.user_id in state.erased_users:
+            who = "the account" if state.erased else f"user {record.user_id!r}"
+            return self._fixed(4, f"an erasure covers {who}")
+        region = _record_region(record, state, self.policy)
+        if len(categories) == 1:
+            return Plan(outcomes=(self._outcome(categories[0], record, state, region),))
+        return Plan(outcomes=tuple([self._outcome(c, record, state, region) for c in categories]))
+
+    def _shape(self, record: Record) -> tuple[str, tuple[str, ...]]:
+        key = (record.data_category, record.purpose, record.region, record.derived_from)
+        shape = self._shapes.get(key)
+        if shape is None:
+            problem = shape_problem(*key[:2], record.derived_from, record.region, self.policy)
+            categories = () if problem else involved_categories(record, self.policy)
+            shape = self._shapes[key] = (problem, categories)
+        return shape
+
+    def _fixed(self, rule: int, note: str) -> Plan:
+        if not self.explain:
+            return _FIXED[rule]
+        reason = _REASON_OF_RULE[rule]
+        return Plan(fixed=Decision(reason, rule, f"rule {rule} {reason.name}: {note}"))
+
+    def _outcome(self, category: str, record: Record, state: AccountState,
+                 region: str) -> Outcome:
+        rule = self.policy.rule_for(category, region)
+        if rule.basis == PROHIBITED:
+            note = f"the policy prohibits {category}" + (f" in {region}" if region else "")
+            return Outcome(category, fixed_rule=5, note=note)
+        account = answer(state.account_scopes, category, record.purpose, self.now)
+        user = answer(state.scopes_of(record.user_id), category, record.purpose, self.now)
+        if account.opted_out or user.opted_out:
+            return Outcome(category, fixed_rule=6, account=account, user=user)
+        if rule.basis != CONSENT:
+            terms = self.policy.terms_effective
+            return Outcome(category, threshold=terms, window_rule=0 if terms is None else 7,
+                           allow_rule=8, account=account, user=user)
+        if not account.granted or (rule.needs_user and not user.granted):
+            note = _missing_grant(account, user, rule.needs_user, record.user_id)
+            return Outcome(category, fixed_rule=9, account=account, user=user, note=note)
+        levels = (account, user) if rule.needs_user else (account,)
+        threshold = max(_NOT_COVERED if lv.covers_from is None else lv.covers_from
+                        for lv in levels)
+        return Outcome(category, threshold=threshold, window_rule=10, allow_rule=11,
+                       account=account, user=user)
 
 
-def involved_categories(record: Record, policy: Policy) -> list[str]:
+def involved_categories(record: Record, policy: Policy) -> tuple[str, ...]:
     """The record's category, then every source it derives from (record's and policy's)."""
     found = [record.data_category]
     for source in (*record.derived_from, *policy.sources(record.data_category)):
         for category in (source, *policy.sources(source)):
             if category not in found:
                 found.append(category)
-    return found
+    return tuple(found)
 
 
 def _record_region(record: Record, state: AccountState, policy: Policy) -> str:
     code = record.region or (state.account.region if state.account else "")
     return (policy.normalize_region(code) or "") if code else ""
-
-
-def _outcome(category: str, record: Record, state: AccountState, policy: Policy,
-             region: str, now: Micros, explain: bool) -> Outcome:
-    rule = policy.rule_for(category, region)
-    if rule.basis == PROHIBITED:
-        note = f"the policy prohibits {category}" + (f" in {region}" if region else "")
-        return Outcome(category, fixed_rule=5, note=note if explain else "")
-    account = answer(state.account_scopes, category, record.purpose, now)
-    user = answer(state.scopes_of(record.user_id), category, record.purpose, now)
-    if account.opted_out or user.opted_out:
-        return Outcome(category, fixed_rule=6, account=account, user=user)
-    if rule.basis != CONSENT:
-        terms = policy.terms_effective
-        return Outcome(category, threshold=terms, window_rule=7 if terms is not None else 0,
-                       allow_rule=8, account=account, user=user)
-    if not account.granted or (rule.needs_user and not user.granted):
-        return Outcome(category, fixed_rule=9, account=account, user=user,
-                       note=_missing_grant(account, user, rule.needs_user, record.user_id))
-    levels = (account, user) if rule.needs_user else (account,)
-    threshold = max(_NOT_COVERED if lv.covers_from is None else lv.covers_from for lv in levels)
-    return Outcome(category, threshold=threshold, window_rule=10, allow_rule=11,
-                   account=account, user=user)
 
 
 def _missing_grant(account: LevelAnswer, user: LevelAnswer, needs_user: bool,
@@ -177,13 +244,6 @@ def _missing_grant(account: LevelAnswer, user: LevelAnswer, needs_user: bool,
     if not user_id:
         return "the category needs user consent and the record names no user"
     return f"user {user_id!r} has no grant that applies"
-
-
-def _fixed(rule: int, note: str, explain: bool) -> Plan:
-    if not explain:
-        return Plan(fixed=_PLAIN[rule])
-    reason = _REASON_OF_RULE[rule]
-    return Plan(fixed=Decision(reason, rule, f"rule {rule} {reason.name}: {note}"))
 
 
 def _explained(rule: int, outcomes: list[Outcome]) -> Decision:

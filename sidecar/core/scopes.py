@@ -7,7 +7,6 @@ maximal opt-out makes it OPT_OUT, else any maximal grant makes it GRANT.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from .model import ConsentEntry, Effect, Micros
@@ -62,14 +61,15 @@ def _covers_from(entry: ConsentEntry) -> Optional[Micros]:
     return entry.recorded_at
 
 
-@dataclass(frozen=True, slots=True)
 class LevelAnswer:
-    """What one level says about a (category, purpose) pair at one moment."""
+    """What one level says about a (category, purpose) pair at one moment (read-only)."""
 
-    opted_out: bool
-    granted: bool
-    deciding: tuple[Scope, ...]
-    covers_from: Optional[Micros]
+    __slots__ = ("opted_out", "granted", "deciding", "covers_from")
+
+    def __init__(self, opted_out: bool, granted: bool, deciding: tuple[Scope, ...],
+                 covers_from: Optional[Micros]) -> None:
+        self.opted_out, self.granted = opted_out, granted
+        self.deciding, self.covers_from = deciding, covers_from
 
     def entry_ids(self) -> tuple[str, ...]:
         """Ids of the entries that decided the level, for explanations."""
@@ -81,9 +81,16 @@ SILENT = LevelAnswer(False, False, (), None)
 
 def answer(scopes: Sequence[Scope], category: str, purpose: str, now: Micros) -> LevelAnswer:
     """The level's answer for the keys at `now`, with the earliest data its grants cover."""
+    if not scopes:
+        return SILENT
     applicable = [s for s in scopes if s.starts <= now < s.ends and s.applies(category, purpose)]
     if not applicable:
         return SILENT
+    if len(applicable) == 1:
+        only = applicable[0]
+        if only.is_grant:
+            return LevelAnswer(False, True, (only,), only.covers_from)
+        return LevelAnswer(True, False, (only,), None)
     maximal = [s for s in applicable if not any(o.dominates(s) for o in applicable)]
     opt_outs = [s for s in maximal if not s.is_grant]
     if opt_outs:

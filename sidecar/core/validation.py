@@ -10,13 +10,25 @@ MAX_ID_LENGTH = 256
 
 def invalid_record_problem(record: Record, policy: Policy) -> str:
     """Why the record is malformed, or '' when it is well-formed for this policy."""
+    return (identity_problem(record)
+            or shape_problem(record.data_category, record.purpose, record.derived_from,
+                             record.region, policy))
+
+
+def identity_problem(record: Record) -> str:
+    """What is wrong with the record's ids or transport-converted fields, or ''."""
     return (record.problem
             or _id_problem("account_id", record.account_id, required=True)
-            or _id_problem("user_id", record.user_id, required=False)
-            or _category_problem(record.data_category, policy)
-            or _purpose_problem(record.purpose, policy)
-            or _derived_problem(record.derived_from, policy)
-            or _region_problem(record.region, policy))
+            or _id_problem("user_id", record.user_id, required=False))
+
+
+def shape_problem(category: str, purpose: str, derived_from: tuple[str, ...], region: str,
+                  policy: Policy) -> str:
+    """What is wrong with the record's keys and region under the policy, or ''."""
+    return (_category_problem(category, policy)
+            or _purpose_problem(purpose, policy)
+            or _derived_problem(derived_from, policy)
+            or _region_problem(region, policy))
 
 
 def _id_problem(name: str, value: str, *, required: bool) -> str:

@@ -81,7 +81,7 @@ def test_a_batch_decides_each_record_as_if_alone(s: Scenario, rng) -> None:
 def test_the_generators_reach_every_reason() -> None:
     seen: set[Reason] = set()
 
-    @settings(max_examples=300, database=None)
+    @settings(max_examples=500, database=None, derandomize=True)
     @given(scenarios())
     def collect(s: Scenario) -> None:
         seen.update(d.reason for d in s.decide())
