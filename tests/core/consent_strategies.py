@@ -27,6 +27,7 @@ CATEGORY_SCOPES = (sorted(POLICY.categories.nodes) + ["customer", "customer_cont
                    + ["customer_content", "service_generated"] * 6)
 PURPOSE_SCOPES = sorted(POLICY.purposes.nodes)
 ENTRY_PURPOSES = PURPOSE_SCOPES + ["ai"] * 6
+BROAD = ["customer_content", "service_generated", "customer_content.audio"]
 SOURCES = ["customer_content", "customer_content.chat", "customer_content.audio",
            "service_generated.usage", "account_data.billing"]
 
@@ -36,10 +37,15 @@ maybe_time = st.none() | times
 
 @st.composite
 def entries(draw, effect: Optional[Effect] = None) -> ConsentEntry:
-    """A consent entry on a few accounts and users, with any scope and window."""
+    """A consent entry on a few accounts and users, with any scope and window; one in three
+    is a plain standing account grant, so that consent is often given."""
+    entry_id = f"e{draw(st.integers(0, 10**9))}"
+    account_id = draw(st.sampled_from(ACCOUNT_IDS[:3]))
+    if effect is None and draw(st.integers(0, 2)) == 0:
+        return ConsentEntry(entry_id, account_id, draw(st.sampled_from(BROAD)), "ai",
+                            Effect.GRANT, valid_from=draw(st.sampled_from(TIMES[:3])))
     return ConsentEntry(
-        entry_id=f"e{draw(st.integers(0, 10**9))}",
-        account_id=draw(st.sampled_from(ACCOUNT_IDS[:3])),
+        entry_id=entry_id, account_id=account_id,
         user_id=draw(st.sampled_from(["", "", ""] + USERS)),
         category=draw(st.sampled_from(CATEGORY_SCOPES)),
         purpose=draw(st.sampled_from(ENTRY_PURPOSES)),
@@ -60,7 +66,8 @@ records = st.builds(
     purpose=st.sampled_from(PURPOSE_SCOPES * 3 + ["ads"]), user_id=st.sampled_from(USERS),
     collected_at=st.sampled_from(TIMES * 2 + [None]),
     region=st.sampled_from([""] * 12 + ["us", "DE", "fr-idf", "EU", "x!"]),
-    derived_from=st.sampled_from([()] * 6 + [(s,) for s in SOURCES]))
+    derived_from=st.sampled_from([()] * 6 + [(s,) for s in SOURCES]),
+    record_id=st.just(""), problem=st.sampled_from([""] * 30 + ["bad timestamp"]))
 
 
 @dataclass(frozen=True)

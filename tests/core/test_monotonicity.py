@@ -3,8 +3,6 @@ and every verdict carries a reason of its own kind. The generators reach every r
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -55,8 +53,8 @@ def test_adding_a_grant_never_turns_an_allow_into_a_deny(s: Scenario, grant) -> 
 
 @given(scenarios(), st.sampled_from(LEAVES))
 def test_a_derived_record_is_never_allowed_when_its_source_is_denied(s: Scenario, source) -> None:
-    derived = [replace(r, derived_from=r.derived_from + (source,)) for r in s.records]
-    alone = [replace(r, data_category=source, derived_from=()) for r in s.records]
+    derived = [r._replace(derived_from=r.derived_from + (source,)) for r in s.records]
+    alone = [r._replace(data_category=source, derived_from=()) for r in s.records]
     for with_source, source_alone in zip(s.decide(records=derived), s.decide(records=alone)):
         event(with_source.reason.name)
         assert source_alone.allowed or not with_source.allowed
