@@ -1,0 +1,19 @@
+"""The consent store: the protocol every backend implements, its errors, and open_store().
+
+Backends live in sub-packages (`sqlite`, the embedded default); validation and the write
+logic that is not SQL are shared (`requests`, `references`, `rows`, `writing`), and the
+JSON Lines import format is parsed in `imports`.
+"""
+
+from .errors import NotFoundError, StoreError, StoreUnavailableError, ValidationError
+from .protocol import ConsentReader, ConsentStore, MigrationResult, Snapshot, WriteResult
+from .requests import AccountRequest, ConsentRequest, ErasureRequest, WriteRequest
+from .urls import open_store, register_backend
+from .writing import Clock, wall_clock
+
+__all__ = [
+    "AccountRequest", "Clock", "ConsentReader", "ConsentRequest", "ConsentStore",
+    "ErasureRequest", "MigrationResult", "NotFoundError", "Snapshot", "StoreError",
+    "StoreUnavailableError", "ValidationError", "WriteRequest", "WriteResult", "open_store",
+    "register_backend", "wall_clock",
+]

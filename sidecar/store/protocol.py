@@ -1,0 +1,152 @@
+"""The consent store protocol every backend implements, and the values it returns.
+
+Readers (the sync layer) need three things: `version()`, `snapshot()` (every row at one
+consent version) and `changes_since(version, limit)` (the numbered feed after a version).
+Versions are gap-free and commit in order, so a reader at version N that asks for the
+changes after N can never miss one numbered <= N, and may page with any limit.
+Writers get one consent version per changed row; a write of n rows takes n consecutive
+versions in one transaction and returns the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ContextManager, Iterable, Optional, Protocol, Sequence
+
+from ..core.model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
+from .requests import ConsentRequest, WriteRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every row of the store at one consent version: accounts, then entries, then erasures."""
+
+    version: int
+    rows: tuple[StoreRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """The consent version a write committed at, and the last row it wrote."""
+
+    version: int
+    row: StoreRow
+    count: int = 1
+
+    @property
+    def row_id(self) -> str:
+        """The id of the row written (account id, consent entry id or erasure id)."""
+        if isinstance(self.row, Account):
+            return self.row.account_id
+        return self.row.erasure_id if isinstance(self.row, Erasure) else self.row.entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationResult:
+    """What `migrate` did: the schema version before and after."""
+
+    schema_before: int
+    schema_after: int
+
+    @property
+    def changed(self) -> bool:
+        """True when at least one migration ran."""
+        return self.schema_after != self.schema_before
+
+
+class WriteTransaction(Protocol):
+    """One open write transaction, holding the versions it was allocated (backend side)."""
+
+    first_version: int
+
+    def existing_accounts(self, account_ids: Iterable[str]) -> set[str]:
+        """The given account ids that the store already holds."""
+
+    def existing_ids(self, kind: str, row_ids: Iterable[str]) -> set[str]:
+        """The given consent or erasure ids that the store already holds."""
+
+    def account(self, account_id: str) -> Optional[Account]:
+        """The account as it stands in this transaction."""
+
+    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+        """The consent entry as it stands in this transaction."""
+
+    def insert(self, changes: Sequence[Change], now: Micros, actor: str) -> None:
+        """Insert new rows and log their changes; called once per slice of a large write."""
+
+    def update(self, change: Change, now: Micros, actor: str) -> None:
+        """Replace an existing row by id and append the change to the log."""
+
+
+class ConsentReader(Protocol):
+    """What the sync layer follows: the version, a snapshot, and the change feed."""
+
+    url: str
+
+    def version(self) -> int:
+        """The latest committed consent version (0 for an empty store)."""
+
+    def snapshot(self) -> Snapshot:
+        """Every row at one consent version, read in one consistent transaction."""
+
+    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
+        """Up to `limit` changes numbered above `version`, in version order."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class ConsentStore(ConsentReader, Protocol):
+    """What every consent store backend offers (see sidecar.store.sqlite.SqliteStore)."""
+
+    migration: Optional[MigrationResult]
+    """What opening with create=True did to the schema (None when opened without create)."""
+
+    def migrate(self) -> MigrationResult:
+        """Create or migrate the schema (only versioned, additive migrations)."""
+
+    def account(self, account_id: str) -> Optional[Account]:
+        """One account, or None."""
+
+    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+        """One consent entry, or None."""
+
+    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+        """One erasure, or None."""
+
+    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+        """An account's entries, oldest first: every level (None), account level (''), a user's."""
+
+    def erasures(self, account_id: str) -> list[Erasure]:
+        """An account's erasures (account and user level), oldest first."""
+
+    def add_account(self, account_id: str, region: str = "", *, actor: str) -> WriteResult:
+        """Add an account; ValidationError when it exists or the region is malformed."""
+
+    def update_account(self, account_id: str, region: str, *, actor: str) -> WriteResult:
+        """Change an account's region; NotFoundError for an unknown account."""
+
+    def record_consent(self, request: ConsentRequest, *, actor: str) -> WriteResult:
+        """Record a grant or an opt-out."""
+
+    def withdraw(self, entry_id: str, *, at: Optional[Micros] = None,
+                 actor: str) -> WriteResult:
+        """End an entry at `at`, or from this write's version when no time is given."""
+
+    def request_erasure(self, account_id: str, user_id: str = "", *,
+                        actor: str) -> WriteResult:
+        """Record an erasure of the account or of one of its users."""
+
+    def write(self, requests: Sequence[WriteRequest], *, actor: str,
+              lines: Optional[Sequence[int]] = None) -> WriteResult:
+        """Apply many add/grant/opt-out/erasure requests, all or nothing (imports)."""
+
+    def begin_write(self, count: int) -> ContextManager[WriteTransaction]:
+        """Open a write transaction that owns `count` new consecutive versions."""
+
+    def __enter__(self) -> "ConsentStore":
+        """Use as a context manager; closes on exit."""
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the store."""
+

@@ -1,0 +1,187 @@
+"""SqliteStore: the embedded consent store (stdlib sqlite3, WAL mode, busy timeout).
+
+One connection per store object, guarded by a lock so that threads may share it; several
+store objects (or processes) on one file are serialised by SQLite's own write lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from ...core.policy import Policy
+from ..errors import StoreUnavailableError
+from ..protocol import MigrationResult, Snapshot
+from ..writing import Clock, WritingStore
+from . import migrations
+from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
+from .connect import DEFAULT_BUSY_TIMEOUT, connect, sqlite_errors
+from .transaction import SqliteTransaction
+from .versions import LockedVersions, VersionAllocator
+
+
+class SqliteStore(WritingStore):
+    """A consent store in one SQLite file."""
+
+    def __init__(self, path: Union[str, Path], *, create: bool = False,
+                 policy: Optional[Policy] = None, clock: Optional[Clock] = None,
+                 versions: Optional[VersionAllocator] = None,
+                 busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+        super().__init__(policy, clock)
+        self.path = Path(path)
+        self.url = sqlite_url(self.path)
+        self._versions = versions or LockedVersions()
+        self._lock = threading.RLock()
+        self._conn = connect(self.path, create=create, busy_timeout=busy_timeout)
+        self._file = file_identity(self.path)
+        self.migration: Optional[MigrationResult] = None
+        try:
+            self._open(create)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        with sqlite_errors(self.path):
+            if create:
+                self.migration = self.migrate()
+            else:
+                migrations.check_usable(migrations.read_state(self._conn), self.path,
+                                        create=False)
+
+    def migrate(self) -> MigrationResult:
+        """Create or migrate the schema; a no-op on a current store."""
+        with self._lock, sqlite_errors(self.path):
+            return migrations.migrate(self._conn, self.path)
+
+    def schema_version(self) -> int:
+        """The schema version the file is at."""
+        with self._lock, sqlite_errors(self.path):
+            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the connection; the object is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "SqliteStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin_write(self, count: int) -> Iterator[SqliteTransaction]:
+        """A write transaction owning `count` new versions; commits when the block succeeds."""
+        with self._lock, sqlite_errors(self.path):
+            try:
+                first = self._versions.begin(self._conn, count)
+                yield SqliteTransaction(self._conn, first)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state."""
+        with self._lock, sqlite_errors(self.path):
+            self._check_same_file()
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    def _check_same_file(self) -> None:
+        """Refuse to read through a connection whose file was removed or replaced: an open
+        SQLite connection would go on reading the old file as if nothing happened."""
+        if file_identity(self.path) != self._file:
+            raise StoreUnavailableError(
+                f"the consent store file {self.path} was removed or replaced since it was "
+                "opened; reconnecting")
+
+    def version(self) -> int:
+        """The latest committed consent version (0 for an empty store)."""
+        with self._reading() as conn:
+            return _counter(conn)
+
+    def snapshot(self) -> Snapshot:
+        """Every row at one consent version, read in one transaction."""
+        with self._reading() as conn:
+            version = _counter(conn)
+            rows: list[StoreRow] = []
+            for kind in ("account", "consent", "erasure"):
+                rows.extend(_select(conn, kind, "", ()))
+        return Snapshot(version, tuple(rows))
+
+    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
+        """Up to `limit` changes numbered above `version`, in version order."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        with self._reading() as conn:
+            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > ? "
+                                 "ORDER BY version LIMIT ?", (version, limit)).fetchall()
+        return [Change(values[0], row_from_feed(values)) for values in found]
+
+    def account(self, account_id: str) -> Optional[Account]:
+        """One account, or None."""
+        return self._one("account", account_id)
+
+    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+        """One consent entry, or None."""
+        return self._one("consent", entry_id)
+
+    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+        """One erasure, or None."""
+        return self._one("erasure", erasure_id)
+
+    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+        """The account's entries, oldest first: all (None), account level (''), or a user's."""
+        with self._reading() as conn:
+            if user_id is None:
+                return _select(conn, "consent", "WHERE account_id = ?", (account_id,))
+            return _select(conn, "consent", "WHERE account_id = ? AND user_id IS ?",
+                           (account_id, user_id or None))
+
+    def erasures(self, account_id: str) -> list[Erasure]:
+        """The account's erasures (account and user level), oldest first."""
+        with self._reading() as conn:
+            return _select(conn, "erasure", "WHERE account_id = ?", (account_id,))
+
+    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
+        with self._reading() as conn:
+            found = _select(conn, kind, "WHERE id = ?", (row_id,))
+        return found[0] if found else None
+
+
+def file_identity(path: Path) -> Optional[tuple[int, int]]:
+    """The (device, inode) of the file at `path`, None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _counter(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]
+
+
+def _select(conn: sqlite3.Connection, kind: str, where: str, params: tuple) -> list:
+    # rowid order is insertion order, which is version order for every table.
+    cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} ORDER BY rowid",
+                          params)
+    convert = FROM[kind]
+    return [convert(values) for values in cursor]
+
+
+def sqlite_url(path: Path) -> str:
+    """The store URL for a path: sqlite:///relative.db or sqlite:////absolute.db."""
+    return f"sqlite:///{path}"
+

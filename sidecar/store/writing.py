@@ -1,0 +1,137 @@
+"""The write logic every backend shares: validate, check references, number, build rows.
+
+A backend supplies `begin_write(count)` (a transaction that owns `count` new versions)
+and the row primitives of `WriteTransaction`; everything here is free of SQL. Every check
+runs before the first row is written, and a failure rolls the transaction back, so a
+refused write leaves the store and its version unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Callable, ContextManager, Optional, Sequence
+
+from ..core.model import Change, ConsentEntry, Micros
+from ..core.policy import Policy
+from ..policy_files import load_policy
+from .errors import NotFoundError, ValidationError
+from .protocol import WriteResult, WriteTransaction
+from .references import check_references
+from .requests import (AccountRequest, ConsentRequest, ErasureRequest, WriteRequest,
+                       check_id, check_request, check_time, normalize_region)
+from .rows import build_row
+
+Clock = Callable[[], Micros]
+WRITE_SLICE = 20_000
+
+
+def wall_clock() -> Micros:
+    """The writer's clock, in microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+class WritingStore:
+    """Mixin with the public write operations, on top of a backend's `begin_write`."""
+
+    def __init__(self, policy: Optional[Policy] = None, clock: Optional[Clock] = None) -> None:
+        self._policy = policy
+        self._clock = clock or wall_clock
+
+    @property
+    def policy(self) -> Policy:
+        """The policy writes are validated against (the built-in one unless given)."""
+        if self._policy is None:
+            self._policy = load_policy()
+        return self._policy
+
+    def begin_write(self, count: int) -> ContextManager[WriteTransaction]:
+        """Backends open a write transaction owning `count` new versions."""
+        raise NotImplementedError
+
+    def add_account(self, account_id: str, region: str = "", *, actor: str) -> WriteResult:
+        """Add an account; refused when it exists or the region is malformed."""
+        return self.write([AccountRequest(account_id, region)], actor=actor)
+
+    def record_consent(self, request: ConsentRequest, *, actor: str) -> WriteResult:
+        """Record a grant or an opt-out for a known account."""
+        return self.write([request], actor=actor)
+
+    def request_erasure(self, account_id: str, user_id: str = "", *,
+                        actor: str) -> WriteResult:
+        """Record an erasure: it binds from its version on."""
+        return self.write([ErasureRequest(account_id, user_id)], actor=actor)
+
+    def write(self, requests: Sequence[WriteRequest], *, actor: str,
+              lines: Optional[Sequence[int]] = None) -> WriteResult:
+        """Write many requests all or nothing, one version each, in the given order."""
+        if not requests:
+            raise ValidationError("", "nothing to write")
+        now = self._clock()
+        checked = _checked(requests, self.policy, now, lines)
+        with self.begin_write(len(checked)) as tx:
+            check_references(tx, checked, lines)
+            # Rows are built and inserted a slice at a time, so a bulk import never holds
+            # every row in three forms at once.
+            for start in range(0, len(checked), WRITE_SLICE):
+                first = tx.first_version + start
+                changes = [Change(first + i, build_row(request, first + i, now, actor))
+                           for i, request in enumerate(checked[start:start + WRITE_SLICE])]
+                tx.insert(changes, now, actor)
+        return WriteResult(changes[-1].version, changes[-1].row, len(checked))
+
+    def update_account(self, account_id: str, region: str, *, actor: str) -> WriteResult:
+        """Change an account's home region ('' clears it)."""
+        check_id("account", account_id)
+        region = normalize_region(region, self.policy)
+        now = self._clock()
+        with self.begin_write(1) as tx:
+            account = tx.account(account_id)
+            if account is None:
+                raise NotFoundError(f"account {account_id!r} is not in the store")
+            change = Change(tx.first_version, replace(account, region=region))
+            tx.update(change, now, actor)
+        return WriteResult(change.version, change.row)
+
+    def withdraw(self, entry_id: str, *, at: Optional[Micros] = None,
+                 actor: str) -> WriteResult:
+        """End an entry at `at`, or, without a time, from this write's own version."""
+        check_id("consent", entry_id)
+        check_time("at", at)
+        now = self._clock()
+        with self.begin_write(1) as tx:
+            entry = tx.consent(entry_id)
+            if entry is None:
+                raise NotFoundError(f"consent entry {entry_id!r} is not in the store")
+            _check_withdrawable(entry, at)
+            ended = (replace(entry, ended_version=tx.first_version) if at is None
+                     else replace(entry, valid_until=at))
+            change = Change(tx.first_version, ended)
+            tx.update(change, now, actor)
+        return WriteResult(change.version, change.row)
+
+
+def _checked(requests: Sequence[WriteRequest], policy: Policy, now: Micros,
+             lines: Optional[Sequence[int]]) -> list[WriteRequest]:
+    checked = []
+    for i, request in enumerate(requests):
+        try:
+            checked.append(check_request(request, policy, now))
+        except ValidationError as exc:
+            raise (exc.at_line(lines[i]) if lines else exc) from None
+    return checked
+
+
+def _check_withdrawable(entry: ConsentEntry, at: Optional[Micros]) -> None:
+    if entry.ended_version is not None:
+        raise ValidationError("consent", f"{entry.entry_id!r} was already withdrawn "
+                                         f"at consent version {entry.ended_version}")
+    if at is None:
+        return
+    if entry.valid_until is not None and at >= entry.valid_until:
+        raise ValidationError("at", "the entry already ends at or before that time; "
+                                    "a withdrawal can only end it earlier")
+    if entry.valid_from is not None and at <= entry.valid_from:
+        raise ValidationError("at", "is not after the entry's valid_from; withdraw without "
+                                    "a time to end it from this write's version")
+
