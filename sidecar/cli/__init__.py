@@ -1,0 +1,34 @@
+"""The `maytrain` command line: each command group lives in its own module.
+
+A module exposes `register(subparsers)`, adds its parsers with
+`parents=[options.common_parent()]` and sets `handler=` on each leaf command; adding a
+command (serve, check, status) is adding its module to COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Optional, Sequence
+
+from . import (account_commands, consent_commands, erasure_commands, import_command, options,
+               serve_commands, store_commands)
+
+COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
+                   import_command, serve_commands]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every registered command."""
+    parser = argparse.ArgumentParser(
+        prog="maytrain", description="Consent enforcement for ML data pipelines.")
+    options.add_common_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(commands)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; returns the exit code (0 ok, 2 usage or validation error, 1 other)."""
+    args = build_parser().parse_args(argv)
+    return options.run(args.handler, args)

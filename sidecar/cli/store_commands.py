@@ -1,0 +1,52 @@
+"""`maytrain store init [--sample]`: create or migrate the consent store, load the sample."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..samples import load_sample
+from . import options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `store` command group."""
+    store = subparsers.add_parser("store", help="create or migrate the consent store")
+    commands = store.add_subparsers(dest="store_command", metavar="COMMAND", required=True)
+    init = commands.add_parser(
+        "init", parents=[options.common_parent()], help="create or migrate the store",
+        description="Create the consent store, or migrate it to this version's schema. "
+                    "Harmless to re-run; the only command that creates a store.")
+    init.add_argument("--sample", action="store_true",
+                      help="also load the documented sample accounts and consents "
+                           "(skipped when they are already loaded)")
+    init.set_defaults(handler=init_store)
+
+
+def init_store(args: argparse.Namespace) -> int:
+    """Create or migrate; optionally load the sample once."""
+    with options.open_for(args, create=True) as store:
+        migration = store.migration
+        payload: dict[str, Any] = {
+            "store": store.url, "schema_version": migration.schema_after,
+            "created": migration.schema_before == 0, "migrated": migration.changed,
+        }
+        lines = [_migration_text(store.url, migration)]
+        if args.sample:
+            loaded = load_sample(store, actor=options.actor(args))
+            payload["sample"] = "loaded" if loaded else "already loaded"
+            payload["sample_rows"] = loaded.count if loaded else 0
+            lines.append(f"loaded the sample ({loaded.count} rows)" if loaded
+                         else "the sample is already loaded; nothing added")
+        payload["consent_version"] = store.version()
+        lines.append(f"consent version {payload['consent_version']}")
+        return options.emit(args, payload, "\n".join(lines))
+
+
+def _migration_text(url: str, migration: Any) -> str:
+    if migration.schema_before == 0:
+        return f"created the consent store {url} (schema version {migration.schema_after})"
+    if migration.changed:
+        return (f"migrated the consent store {url} from schema version "
+                f"{migration.schema_before} to {migration.schema_after}")
+    return f"the consent store {url} is up to date (schema version {migration.schema_after})"
