@@ -205,7 +205,8 @@ class Planner:
             note = f"the policy prohibits {category}" + (f" in {region}" if region else "")
             return Outcome(category, fixed_rule=5, note=note)
         account = answer(state.account_scopes, category, record.purpose, self.now)
-        user = answer(state.scopes_of(record.user_id), category, record.purpose, self.now)
+        user = (answer(state.scopes_of(record.user_id), category, record.purpose, self.now)
+                if record.user_id and state.user_scopes else SILENT)
         if account.opted_out or user.opted_out:
             return Outcome(category, fixed_rule=6, account=account, user=user)
         if rule.basis != CONSENT:

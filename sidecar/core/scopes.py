@@ -83,7 +83,10 @@ def answer(scopes: Sequence[Scope], category: str, purpose: str, now: Micros) ->
     """The level's answer for the keys at `now`, with the earliest data its grants cover."""
     if not scopes:
         return SILENT
-    applicable = [s for s in scopes if s.starts <= now < s.ends and s.applies(category, purpose)]
+    applicable = [s for s in scopes if s.starts <= now < s.ends and (
+        (category == s.category or category.startswith(s.category_dot))
+        and (purpose == s.purpose or purpose.startswith(s.purpose_dot))
+        if s.is_grant else s.applies(category, purpose))]
     if not applicable:
         return SILENT
     if len(applicable) == 1:

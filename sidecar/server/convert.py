@@ -1,0 +1,56 @@
+"""Maps maytrain.v1 messages to the core's records and the core's decisions back."""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from maytrain.v1 import consent_pb2 as pb
+
+from ..core.model import Decision, Micros, Reason, Record, Verdict
+
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
+_VERDICTS = {Verdict.ALLOW: pb.VERDICT_ALLOW, Verdict.DENY: pb.VERDICT_DENY}
+WIRE = {reason: (_VERDICTS[reason.verdict], pb.Reason.Value(f"REASON_{reason.name}"))
+        for reason in Reason}
+"""Each core reason as the (verdict, reason) enum numbers of the wire."""
+
+
+def record_from_proto(message: pb.Record, default_purpose: str = "") -> Record:
+    """The core record for a wire record; a record without a purpose takes the default."""
+    collected_at: Optional[Micros] = None
+    problem = ""
+    if message.HasField("collected_at"):
+        stamp = message.collected_at
+        seconds, nanos = stamp.seconds, stamp.nanos
+        if _MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000:
+            collected_at = seconds * 1_000_000 + nanos // 1000
+        else:
+            problem = "collected_at is not a valid timestamp (years 1-9999, nanos 0-999999999)"
+    derived = message.derived_from
+    return Record(message.account_id, message.data_category,
+                  message.purpose or default_purpose, message.user_id, collected_at,
+                  message.region, tuple(derived) if derived else (), message.record_id, problem)
+
+
+def records_from_proto(messages: Iterable[pb.Record], default_purpose: str) -> list[Record]:
+    """Core records for a batch, in order."""
+    return [record_from_proto(m, default_purpose) for m in messages]
+
+
+def decision_to_proto(record: Record, decision: Decision) -> pb.Decision:
+    """The wire decision for one record, echoing its record_id."""
+    verdict, reason = WIRE[decision.reason]
+    return pb.Decision(record_id=record.record_id, verdict=verdict, reason=reason,
+                       explanation=decision.explanation)
+
+
+def add_decisions(target, records: list[Record], decisions: list[Decision]) -> None:
+    """Append wire decisions to a repeated field, in the records' order."""
+    add = target.add
+    for record, decision in zip(records, decisions):
+        verdict, reason = WIRE[decision.reason]
+        if decision.explanation:
+            add(record_id=record.record_id, verdict=verdict, reason=reason,
+                explanation=decision.explanation)
+        else:
+            add(record_id=record.record_id, verdict=verdict, reason=reason)

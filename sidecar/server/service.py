@@ -1,0 +1,175 @@
+"""maytrain.v1.ConsentCheckService: wire requests to decide_batch() and back, nothing more.
+
+Every batch is decided against the one index the follower holds at that moment. A call
+that demands a consent version the cache has not reached waits for a sync within its
+deadline (at most 2 s); malformed records are decisions, not errors; only a call that is
+malformed as a whole (a batch over the limit) gets an error status.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterator, Optional
+
+import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+from maytrain.v1 import consent_check_service_pb2 as pb
+from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
+
+from ..core.decision import decide_batch, stale_cache_problem
+from ..core.index import ConsentIndex
+from ..core.model import Micros
+from ..core.policy import Policy
+from ..settings import mask_url
+from ..sync import StoreFollower
+from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
+MAX_CATCH_UP_SECONDS = 2.0
+_END = object()
+
+
+class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
+    """The servicer; holds no state of its own beyond what it is given."""
+
+    def __init__(self, follower: StoreFollower, policy: Policy, clock: Callable[[], Micros], *,
+                 store_url: str, max_staleness: Optional[float], max_batch: int,
+                 stopping: threading.Event) -> None:
+        self.follower, self.policy, self.clock = follower, policy, clock
+        self.store = mask_url(store_url)
+        self.max_staleness, self.max_batch, self.stopping = max_staleness, max_batch, stopping
+
+    def serving(self) -> bool:
+        """True while the cache may answer (has data within max_staleness)."""
+        return not stale_cache_problem(self.follower.index, self.policy, self.clock(),
+                                       self.max_staleness, 0)
+
+    def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+        index = self._index_for(request.min_consent_version, context)
+        record = record_from_proto(request.record)
+        decision = decide_batch([record], index, self.policy, self.clock(),
+                                max_staleness=self.max_staleness,
+                                min_version=request.min_consent_version,
+                                explain=request.explain)[0]
+        return pb.CheckResponse(decision=decision_to_proto(record, decision),
+                                **self._versions(index))
+
+    def CheckBatch(self, request: pb.CheckBatchRequest,
+                   context: grpc.ServicerContext) -> pb.CheckBatchResponse:
+        response = pb.CheckBatchResponse()
+        self._answer(request, response, context)
+        return response
+
+    def CheckStream(self, request_iterator: Iterator[pb.CheckStreamRequest],
+                    context: grpc.ServicerContext) -> Iterator[pb.CheckStreamResponse]:
+        inbox: queue.Queue = queue.Queue(maxsize=2)
+        threading.Thread(target=_read_into, args=(request_iterator, inbox, context),
+                         name="maytrain-stream-reader", daemon=True).start()
+        while True:
+            try:
+                request = inbox.get(timeout=0.05)
+            except queue.Empty:
+                if self.stopping.is_set() or not context.is_active():
+                    break
+                continue
+            if request is _END:
+                return
+            response = pb.CheckStreamResponse()
+            self._answer(request, response, context)
+            yield response
+        context.abort(grpc.StatusCode.UNAVAILABLE,
+                      "the sidecar is shutting down: every request received was answered; "
+                      "reconnect and send the rest again")
+
+    def GetStatus(self, request: pb.GetStatusRequest,
+                  context: grpc.ServicerContext) -> pb.GetStatusResponse:
+        index, now = self.follower.index, self.clock()
+        response = pb.GetStatusResponse(serving=self.serving(), store=self.store,
+                                        warm_started=self.follower.warm_started,
+                                        **self._versions(index))
+        if index is not None and index.synced_at is not None:
+            response.last_sync_time.CopyFrom(_timestamp(index.synced_at))
+            response.staleness.CopyFrom(_duration(max(0, now - index.synced_at)))
+            response.accounts = sum(1 for s in index.accounts.values() if s.account)
+            response.consent_entries = index.entry_count
+        return response
+
+    def _answer(self, request, response, context: grpc.ServicerContext) -> None:
+        """Decide a batch request into a batch or stream response."""
+        if len(request.records) > self.max_batch:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"a batch of {len(request.records)} records is over the limit of "
+                          f"{self.max_batch} records per call: split it into smaller batches")
+        index = self._index_for(request.min_consent_version, context)
+        records = records_from_proto(request.records, request.default_purpose)
+        decisions = decide_batch(records, index, self.policy, self.clock(),
+                                 max_staleness=self.max_staleness,
+                                 min_version=request.min_consent_version,
+                                 explain=request.explain)
+        response.consent_version, response.policy_version = _versions(index, self.policy)
+        add_decisions(response.decisions, records, decisions)
+
+    def _index_for(self, min_version: int, context: grpc.ServicerContext) -> Optional[ConsentIndex]:
+        """The current index, after waiting (within the deadline) for `min_version`."""
+        index = self.follower.index
+        if min_version and (index is None or index.version < min_version):
+            remaining = context.time_remaining()
+            budget = MAX_CATCH_UP_SECONDS if remaining is None else min(
+                MAX_CATCH_UP_SECONDS, max(0.0, remaining - 0.05))
+            index = self.follower.wait_for_version(min_version, budget)
+        return index
+
+    def _versions(self, index: Optional[ConsentIndex]) -> dict:
+        consent_version, policy_version = _versions(index, self.policy)
+        return {"consent_version": consent_version, "policy_version": policy_version}
+
+
+def _versions(self, index: Optional[ConsentIndex]) -> dict:
+        consent_version, policy_version = _versions(index, self.policy)
+        return {"consent_version": consent_version, "policy_version": policy_version}
+
+
+class _Single:
+    """Lets add_decisions fill the one `decision` field of a CheckResponse."""
+
+    def __init__(self, response: pb.CheckResponse) -> None:
+        self.response = response
+
+    def add(self, **fields) -> None:
+        self.response.decision.MergeFrom(pb.consent__pb2.Decision(**fields))
+
+
+def _versions(index: Optional[ConsentIndex], policy: Policy) -> tuple[int, str]:
+    return (0 if index is None else index.version), policy.version
+
+
+def _read_into(requests: Iterator, inbox: queue.Queue, context: grpc.ServicerContext) -> None:
+    """Move a stream's requests into a small queue (its bound is the stream's read-ahead)."""
+    try:
+        for request in requests:
+            if not _put(inbox, request, context):
+                return
+    except Exception:  # the stream was cancelled or broke; the handler sees _END
+        pass
+    _put(inbox, _END, context)
+
+
+def _put(inbox: queue.Queue, item: object, context: grpc.ServicerContext) -> bool:
+    """Put unless the call has ended meanwhile; False when nobody will read it."""
+    while context.is_active():
+        try:
+            inbox.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _timestamp(micros: Micros) -> Timestamp:
+    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
+
+
+def _duration(micros: Micros) -> Duration:
+    return Duration(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)

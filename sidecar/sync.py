@@ -1,0 +1,134 @@
+"""Follows a consent store: a snapshot first, then the changes after its version.
+
+The follower owns the sidecar's current ConsentIndex and swaps it in one assignment, so a
+batch is always decided at one consent version. Refreshes are single-flight: concurrent
+callers share the one in flight. A failed sync changes nothing, so the staleness clock
+(the index's `synced_at`) keeps running until a sync succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+from .core.index import ConsentIndex
+from .core.model import Micros
+from .store.protocol import ConsentReader
+
+log = logging.getLogger("maytrain.sync")
+
+Clock = Callable[[], Micros]
+ReaderFactory = Callable[[], ConsentReader]
+PAGE = 10_000
+
+
+def wall_clock() -> Micros:
+    """Microseconds since the epoch from the system clock."""
+    return time.time_ns() // 1000
+
+
+class StoreFollower:
+    """Keeps a ConsentIndex current with a store; the only writer of `index`."""
+
+    def __init__(self, open_reader: ReaderFactory, *, clock: Clock = wall_clock,
+                 on_index: Optional[Callable[[ConsentIndex], None]] = None,
+                 initial: Optional[ConsentIndex] = None) -> None:
+        self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
+        self._reader: Optional[ConsentReader] = None
+        self.index: Optional[ConsentIndex] = initial
+        self.warm_started = initial is not None
+        self.last_error = ""
+        self.snapshot_loads = 0
+        self._lock = threading.Lock()
+        self._flight: Optional[threading.Event] = None
+        self._wake = threading.Event()
+
+    def refresh(self) -> Optional[ConsentIndex]:
+        """Sync once, or wait for the sync already in flight; returns the current index."""
+        with self._lock:
+            flight, leader = self._flight, self._flight is None
+            if leader:
+                flight = self._flight = threading.Event()
+        assert flight is not None
+        if not leader:
+            flight.wait()
+            return self.index
+        try:
+            self._sync()
+        finally:
+            with self._lock:
+                self._flight = None
+            flight.set()
+        return self.index
+
+    def wait_for_version(self, version: int, timeout: float) -> Optional[ConsentIndex]:
+        """Refresh until the index reaches `version` or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            index = self.refresh()
+            if (index is not None and index.version >= version) or time.monotonic() >= deadline:
+                return index
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+
+    def wake(self) -> None:
+        """Ask the follow loop to sync now (a pushed notification arrived)."""
+        self._wake.set()
+
+    def follow(self, stop: threading.Event, interval: float) -> None:
+        """Sync every `interval` seconds (or when woken) until `stop` is set."""
+        while not stop.is_set():
+            self.refresh()
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def close(self) -> None:
+        """Close the store connection, if one is open."""
+        self._drop_reader()
+
+    def _sync(self) -> None:
+        started = self._clock()
+        try:
+            reader = self._reader or self._connect()
+            index = self._advance(reader, started)
+        except Exception as exc:  # any failure leaves the old index; staleness runs on
+            self._failed(exc)
+            return
+        if self.last_error:
+            log.info("store reachable again at consent version %d", index.version)
+        self.last_error, self.warm_started, self.index = "", False, index
+        if self._on_index is not None:
+            self._on_index(index)
+
+    def _connect(self) -> ConsentReader:
+        self._reader = self._open_reader()
+        return self._reader
+
+    def _advance(self, reader: ConsentReader, started: Micros) -> ConsentIndex:
+        """The index after this sync: changes on top of ours, or a fresh snapshot."""
+        index = self.index
+        if index is None or self.warm_started:
+            snapshot = reader.snapshot()
+            self.snapshot_loads += 1
+            return ConsentIndex.build(snapshot.version, snapshot.rows, synced_at=started)
+        while True:
+            changes = reader.changes_since(index.version, PAGE)
+            index = index.apply(changes, synced_at=started)
+            if len(changes) < PAGE:
+                return index
+
+    def _failed(self, exc: Exception) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        if message != self.last_error:
+            log.warning("consent store sync failed (will retry): %s", message)
+        self.last_error = message
+        self._drop_reader()
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:  # closing a broken connection may fail too; nothing to do
+                pass
