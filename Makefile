@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a detail.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_STORE ?= sqlite:///maytrain-demo.db
+LISTEN ?= 127.0.0.1:50051
+
+.PHONY: run test install bench lint-protos clean
+
+## run: install, create the demo store with sample data, and serve on $(LISTEN)
+run: install
+	$(BIN)/maytrain store init --sample --store $(DEMO_STORE)
+	$(BIN)/maytrain serve --store $(DEMO_STORE) --listen $(LISTEN)
+
+## test: install, then run the whole test suite
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ./clients/python -e '.[test]'
+	touch $@
+
+## bench: the benchmarks under bench/, each beside its floor
+bench: install
+	$(BIN)/python bench/decide_bench.py
+
+lint-protos:
+	bash scripts/buf-lint
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis maytrain-demo.db*
