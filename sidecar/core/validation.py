@@ -18,8 +18,8 @@ def invalid_record_problem(record: Record, policy: Policy) -> str:
 def identity_problem(record: Record) -> str:
     """What is wrong with the record's ids or transport-converted fields, or ''."""
     return (record.problem
-            or _id_problem("account_id", record.account_id, required=True)
-            or _id_problem("user_id", record.user_id, required=False))
+            or _named("account_id", id_problem(record.account_id, required=True))
+            or _named("user_id", id_problem(record.user_id, required=False)))
 
 
 def shape_problem(category: str, purpose: str, derived_from: tuple[str, ...], region: str,
@@ -31,14 +31,22 @@ def shape_problem(category: str, purpose: str, derived_from: tuple[str, ...], re
             or _region_problem(region, policy))
 
 
-def _id_problem(name: str, value: str, *, required: bool) -> str:
+def id_problem(value: object, *, required: bool) -> str:
+    """Why `value` is not a usable id ('' when it is): printable, no surrounding spaces,
+    at most 256 characters. The store checks ids on write with the same rule."""
+    if not isinstance(value, str):
+        return "must be a string"
     if not value:
-        return f"{name} is missing" if required else ""
+        return "is missing" if required else ""
     if len(value) > MAX_ID_LENGTH:
-        return f"{name} is longer than {MAX_ID_LENGTH} characters"
+        return f"is longer than {MAX_ID_LENGTH} characters"
     if not value.isprintable() or value != value.strip():
-        return f"{name} {value!r} has control characters or surrounding spaces"
+        return f"{value!r} has control characters or surrounding spaces"
     return ""
+
+
+def _named(name: str, problem: str) -> str:
+    return f"{name} {problem}" if problem else ""
 
 
 def _category_problem(category: str, policy: Policy) -> str:

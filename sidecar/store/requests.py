@@ -13,7 +13,7 @@ from typing import Optional, Union
 from ..core.model import Effect, Micros
 from ..core.policy import Policy
 from ..core.times import to_micros
-from ..core.validation import MAX_ID_LENGTH
+from ..core.validation import id_problem
 from .errors import ValidationError
 
 MAX_EVIDENCE_LENGTH = 4096
@@ -55,19 +55,6 @@ class ErasureRequest:
 
 
 WriteRequest = Union[AccountRequest, ConsentRequest, ErasureRequest]
-
-
-def id_problem(value: object, *, required: bool) -> str:
-    """Why `value` is not a usable id ('' when it is): printable, no surrounding spaces, <= 256."""
-    if not isinstance(value, str):
-        return "must be a string"
-    if not value:
-        return "is missing" if required else ""
-    if len(value) > MAX_ID_LENGTH:
-        return f"is longer than {MAX_ID_LENGTH} characters"
-    if not value.isprintable() or value != value.strip():
-        return f"{value!r} has control characters or surrounding spaces"
-    return ""
 
 
 def check_id(field: str, value: object, *, required: bool = True) -> None:
