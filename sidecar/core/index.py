@@ -102,11 +102,13 @@ class ConsentIndex:
         Changes at or below the index's version are already in it and are skipped, so a
         feed that is re-read after a reconnect is harmless.
         """
+        changes = [change for change in changes if change.version > self.version]
+        if not changes:
+            return replace(self, version=max(self.version, version or 0),
+                           synced_at=self.synced_at if synced_at is None else synced_at)
         accounts = dict(self.accounts)
         entry_count, last = self.entry_count, self.version
         for change in changes:
-            if change.version <= self.version:
-                continue
             if change.version < last:
                 raise OutOfOrderChangeError(
                     f"change {change.version} arrived after change {last}")

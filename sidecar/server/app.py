@@ -7,6 +7,7 @@ unready instead of getting them restarted.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -41,10 +42,11 @@ class Sidecar:
     def __init__(self, settings: ServeSettings, policy: Policy) -> None:
         self.settings, self.policy = settings, policy
         self.stopping = threading.Event()
+        self._frozen_version = -1
         self._snapshots = _SnapshotWriter(settings, policy)
         self.follower = StoreFollower(
             lambda: open_store(settings.store, create=False, policy=policy),
-            initial=self._snapshots.load(), on_index=self._snapshots.maybe_write)
+            initial=self._snapshots.load(), on_index=self._on_index)
         self.service = ConsentCheckService(
             self.follower, policy, wall_clock, store_url=settings.store,
             max_staleness=settings.max_staleness, max_batch=settings.max_batch,
@@ -100,6 +102,13 @@ class Sidecar:
     def _new_server(self, workers: int = 64) -> grpc.Server:
         return grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
                            options=server_options(MAX_MESSAGE_BYTES, self.settings.reuse_port))
+
+    def _on_index(self, index) -> None:
+        """After a sync: keep the long-lived index out of the GC's scans, save a snapshot."""
+        if index.version != self._frozen_version:
+            gc.freeze()
+            self._frozen_version = index.version
+        self._snapshots.maybe_write(index)
 
     def _follow(self) -> None:
         self.follower.follow(self.stopping, self.settings.sync_interval)
