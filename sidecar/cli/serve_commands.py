@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-batch", metavar="N", type=int, help="records per call (10000)")
     serve.add_argument("--shutdown-grace", metavar="S", type=float,
                        help="seconds to finish received requests on SIGTERM (10)")
+    serve.add_argument("--reuse-port", action="store_true", default=None,
+                       help="share TCP ports with other processes (SO_REUSEPORT); off by "
+                            "default, so a second sidecar on a taken address fails")
     serve.set_defaults(handler=serve_command)
     _check_parser(subparsers)
     status = subparsers.add_parser("status", help="show a running sidecar's status")
@@ -81,7 +84,7 @@ def serve_command(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = resolve({k: getattr(args, k) for k in (
         "store", "policy", "listen", "health_listen", "max_staleness", "sync_interval",
-        "snapshot_file", "max_batch", "shutdown_grace")})
+        "snapshot_file", "max_batch", "shutdown_grace", "reuse_port")})
     logging.getLogger("maytrain").info("settings: %s", settings.described())
     sidecar = Sidecar(settings, load_policy(settings.policy))
     stop = threading.Event()
