@@ -16,6 +16,7 @@ from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Reason, Record
 from .policy import CONSENT, PROHIBITED, Policy
 from .scopes import SILENT, LevelAnswer, answer
+from .times import format_timestamp
 from .validation import identity_problem, shape_problem
 
 _REASON_OF_RULE = {
@@ -99,7 +100,7 @@ class Plan:
             return decision
         rules = [outcome.rule_at(collected_at) for outcome in self.outcomes]
         return _explained(decision.rule, [o for o, r in zip(self.outcomes, rules)
-                                          if r == decision.rule])
+                                          if r == decision.rule], collected_at)
 
 
 _FIXED = {rule: Plan(fixed=_PLAIN[rule]) for rule in (1, 2, 3, 4)}
@@ -247,25 +248,32 @@ def _missing_grant(account: LevelAnswer, user: LevelAnswer, needs_user: bool,
     return f"user {user_id!r} has no grant that applies"
 
 
-def _explained(rule: int, outcomes: list[Outcome]) -> Decision:
+def _explained(rule: int, outcomes: list[Outcome], collected_at: Optional[Micros]) -> Decision:
     reason = _REASON_OF_RULE[rule]
     parts, ids = [], []
     for outcome in outcomes:
         entry_ids = outcome.account.entry_ids() + outcome.user.entry_ids()
         ids.extend(entry_ids)
-        detail = outcome.note or _level_note(rule, outcome)
+        detail = outcome.note or _level_note(rule, outcome, collected_at)
         parts.append(f"{outcome.category}: {detail}" + (
             f" (entries {', '.join(entry_ids)})" if entry_ids else ""))
     return Decision(reason, rule, f"rule {rule} {reason.name}: " + "; ".join(parts), tuple(ids))
 
 
-def _level_note(rule: int, outcome: Outcome) -> str:
+def _level_note(rule: int, outcome: Outcome, collected_at: Optional[Micros]) -> str:
     return {
         6: "opted out at " + ("account and user level" if outcome.account.opted_out
                               and outcome.user.opted_out else
                               "account level" if outcome.account.opted_out else "user level"),
-        7: "collected before the terms' effective date, or collected_at missing",
+        7: "collected_at missing" if collected_at is None else
+           f"collected before the terms took effect ({_when(outcome.threshold)})",
         8: "usable under the terms",
-        10: "collected_at missing, or no standing grant covers data collected then",
+        10: "collected_at missing" if collected_at is None else
+            "no standing grant covers data collected then" if outcome.threshold == _NOT_COVERED
+            else f"standing grants cover data collected from {_when(outcome.threshold)}",
         11: "granted",
     }[rule]
+
+
+def _when(micros: Optional[Micros]) -> str:
+    return "" if micros is None else format_timestamp(micros)
