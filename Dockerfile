@@ -15,8 +15,8 @@ RUN python -m venv /opt/maytrain
 WORKDIR /src
 COPY . .
 # maytrain depends on maytrain-client (clients/python): install both from the tree in one
-# resolve; the postgres extra brings the PostgreSQL store driver.
-RUN /opt/maytrain/bin/pip install ./clients/python ".[postgres]"
+# resolve (psycopg, the PostgreSQL driver, is a dependency of maytrain).
+RUN /opt/maytrain/bin/pip install ./clients/python .
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="maytrain" \

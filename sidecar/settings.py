@@ -4,11 +4,13 @@ defaults; printed at start with credentials masked."""
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import asdict, dataclass
 from typing import Mapping, Optional
 
 from .core.errors import InvalidValueError
+from .store.urls import mask_url
+
+__all__ = ["ServeSettings", "mask_url", "resolve"]
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_STORE_URL = "sqlite:///maytrain.db"
@@ -81,13 +83,3 @@ def _positive(name: str, value: object, kind: type) -> float:
     if number <= 0:
         raise InvalidValueError(f"{name.replace('_', '-')} must be positive, not {value!r}")
     return number
-
-
-_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
-_PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&]*")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password (userinfo or `password=` parameter) replaced by ***."""
-    masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
-    return _PASSWORD_PARAM.sub(r"\1***", masked)

@@ -3,25 +3,33 @@
 The follower owns the sidecar's current ConsentIndex and swaps it in one assignment, so a
 batch is always decided at one consent version. Refreshes are single-flight: concurrent
 callers share the one in flight. A failed sync changes nothing, so the staleness clock
-(the index's `synced_at`) keeps running until a sync succeeds.
+(the index's `synced_at`) keeps running until a sync succeeds; the next attempts back off
+(with jitter, so a fleet does not reconnect in step), never waiting longer than a sync period.
+
+A reader that pushes changes (`wait_for_change`, see sidecar.store.protocol) is waited on
+instead of sleeping: a pushed change is synced at once, polling stays the fallback, and a
+sync at least every `heartbeat` seconds keeps a quiet store from reading as stale.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 from .core.index import ConsentIndex
 from .core.model import Micros
-from .store.protocol import ConsentReader
+from .store.protocol import ConsentReader, PushingReader
 
 log = logging.getLogger("maytrain.sync")
 
 Clock = Callable[[], Micros]
 ReaderFactory = Callable[[], ConsentReader]
 PAGE = 10_000
+PUSH_SLICE = 0.1                 # longest wait on the reader before looking at wake/stop
+RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # backoff after failed syncs, doubling per failure
 
 
 def wall_clock() -> Micros:
@@ -41,6 +49,8 @@ class StoreFollower:
         self.warm_started = initial is not None
         self.last_error = ""
         self.snapshot_loads = 0
+        self.failures = 0
+        self._pushes = False
         self._lock = threading.Lock()
         self._flight: Optional[threading.Event] = None
         self._wake = threading.Event()
@@ -76,12 +86,50 @@ class StoreFollower:
         """Ask the follow loop to sync now (a pushed notification arrived)."""
         self._wake.set()
 
-    def follow(self, stop: threading.Event, interval: float) -> None:
-        """Sync every `interval` seconds (or when woken) until `stop` is set."""
+    def follow(self, stop: threading.Event, interval: float, *,
+               heartbeat: Optional[float] = None) -> None:
+        """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`."""
+        # With a reader that pushes changes, `heartbeat` (if given) shortens the interval:
+        # pushes carry the changes, heartbeats keep a quiet store from reading as stale.
         while not stop.is_set():
             self.refresh()
-            self._wake.wait(interval)
+            period = self._period(interval, heartbeat)
+            if self.last_error:
+                self._wake.wait(self._retry_delay(period))
+            elif self._pushes:
+                self._wait_for_push(stop, period)
+            else:
+                self._wake.wait(period)
             self._wake.clear()
+
+    def _period(self, interval: float, heartbeat: Optional[float]) -> float:
+        """Seconds between syncs when nothing happens."""
+        return min(interval, heartbeat) if self._pushes and heartbeat else interval
+
+    def _retry_delay(self, period: float) -> float:
+        """Backoff after `failures` failed syncs in a row, jittered, at most one period."""
+        delay = min(period, RETRY_MAX, RETRY_FIRST * 2 ** min(self.failures - 1, 16))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _wait_for_push(self, stop: threading.Event, timeout: float) -> None:
+        """Wait until a change is pushed, `timeout` passes, or someone wants a sync sooner."""
+        # The reader's connection is waited on in short slices: another thread's refresh
+        # needs the same connection, and is noticed (then shared) between two slices.
+        deadline = time.monotonic() + timeout
+        while not (stop.is_set() or self._wake.is_set() or self._flight is not None):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._pushed(min(PUSH_SLICE, remaining)):
+                return
+
+    def _pushed(self, timeout: float) -> bool:
+        """True when the reader reports a change (or fails: the sync that follows says why)."""
+        reader = self._reader
+        if reader is None:
+            return True
+        try:
+            return cast(PushingReader, reader).wait_for_change(timeout)
+        except Exception:  # a broken connection: sync now, which reconnects or reports
+            return True
 
     def close(self) -> None:
         """Close the store connection, if one is open."""
@@ -98,11 +146,13 @@ class StoreFollower:
         if self.last_error:
             log.info("store reachable again at consent version %d", index.version)
         self.last_error, self.warm_started, self.index = "", False, index
+        self.failures = 0
         if self._on_index is not None:
             self._on_index(index)
 
     def _connect(self) -> ConsentReader:
         self._reader = self._open_reader()
+        self._pushes = callable(getattr(self._reader, "wait_for_change", None))
         return self._reader
 
     def _advance(self, reader: ConsentReader, started: Micros) -> ConsentIndex:
@@ -111,6 +161,8 @@ class StoreFollower:
         if index is None or self.warm_started:
             snapshot = reader.snapshot()
             self.snapshot_loads += 1
+            log.info("loaded a full snapshot at consent version %d (%d rows)",
+                     snapshot.version, len(snapshot.rows))
             return ConsentIndex.build(snapshot.version, snapshot.rows, synced_at=started)
         while True:
             changes = reader.changes_since(index.version, PAGE)
@@ -123,6 +175,7 @@ class StoreFollower:
         if message != self.last_error:
             log.warning("consent store sync failed (will retry): %s", message)
         self.last_error = message
+        self.failures += 1
         self._drop_reader()
 
     def _drop_reader(self) -> None:

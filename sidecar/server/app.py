@@ -111,7 +111,10 @@ class Sidecar:
         self._snapshots.maybe_write(index)
 
     def _follow(self) -> None:
-        self.follower.follow(self.stopping, self.settings.sync_interval)
+        # A store that pushes its changes is polled rarely; syncing at least four times per
+        # max_staleness keeps a quiet store from reading as stale.
+        limit = self.settings.max_staleness or self.policy.max_staleness_seconds
+        self.follower.follow(self.stopping, self.settings.sync_interval, heartbeat=limit / 4)
 
     def _watch(self) -> None:
         """Keep health in step with the cache's freshness until shutdown."""

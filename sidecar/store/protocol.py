@@ -6,6 +6,10 @@ Versions are gap-free and commit in order, so a reader at version N that asks fo
 changes after N can never miss one numbered <= N, and may page with any limit.
 Writers get one consent version per changed row; a write of n rows takes n consecutive
 versions in one transaction and returns the last.
+
+A reader may also push changes: `PushingReader.wait_for_change(timeout)` is optional, and
+the follower waits on it instead of sleeping between polls when the reader has it
+(PostgreSQL does, through LISTEN/NOTIFY; SQLite does not).
 """
 
 from __future__ import annotations
@@ -94,6 +98,19 @@ class ConsentReader(Protocol):
 
     def close(self) -> None:
         """Release the connection."""
+
+
+class PushingReader(ConsentReader, Protocol):
+    """An optional capability: a reader that is told when a write commits."""
+
+    # wait_for_change blocks the calling thread on the reader's connection, so other
+    # threads' reads wait until it returns: callers wait in short slices. A notification
+    # is lost only with the connection, which then raises; polling remains the fallback.
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for a committed write: True if pushed (or maybe missed)."""
+        # True also on the first call, which starts listening (earlier writes were not
+        # pushed); False after a quiet timeout; StoreUnavailableError on a lost connection.
 
 
 class ConsentStore(ConsentReader, Protocol):

@@ -1,17 +1,31 @@
 """open_store(url): pick a backend by the URL's scheme and open (or create) the store.
 
 `sqlite:///relative.db` and `sqlite:////absolute/path.db` open the embedded SQLite
-store. Backends register an opener per scheme, so PostgreSQL can be added beside it.
+store; `postgresql://user@host:5432/dbname` (or `postgres://`) a PostgreSQL store, in the
+first schema of the connection's search_path (docs/postgres.md). Backends register an
+opener per scheme.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from .errors import StoreError
 from .protocol import ConsentStore
 
 Opener = Callable[..., ConsentStore]
+# The password runs to the last @ before any query string, so a stray / or @ in it (which
+# should have been percent-encoded) is masked too.
+_USERINFO = re.compile(r"(?i)^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/?]*):[^?]*@")
+PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
+
+
+def mask_url(url: str) -> str:
+    """The URL with the userinfo password and any `password=` parameter replaced by ***,
+    as it may appear in logs, status and errors."""
+    masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return PASSWORD_PARAM.sub(r"\1***", masked)
 _OPENERS: dict[str, Opener] = {}
 
 
@@ -44,4 +58,15 @@ def _open_sqlite(url: str, *, create: bool = False, **options: Any) -> ConsentSt
     return SqliteStore(path, create=create, **options)
 
 
+def _open_postgres(url: str, *, create: bool = False, **options: Any) -> ConsentStore:
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        raise StoreError(f"PostgreSQL stores need psycopg 3 ({exc}): install "
+                         "psycopg[binary]") from None
+    return PostgresStore(url, create=create, **options)
+
+
 register_backend("sqlite", _open_sqlite)
+register_backend("postgresql", _open_postgres)
+register_backend("postgres", _open_postgres)

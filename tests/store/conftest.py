@@ -1,7 +1,9 @@
 """Fixtures for the store contract suite: one `store` per backend, a controllable clock.
 
-Every contract test runs once per entry of BACKENDS; a PostgreSQL backend is added here
-as another param (its URL from MAYTRAIN_TEST_POSTGRES_URL).
+Every contract test runs once per entry of BACKENDS. PostgreSQL stores live in a schema
+each, in one throwaway database per session on the server named by
+MAYTRAIN_TEST_POSTGRES_URL (see tests/postgres_support.py: skipped without it, failed
+without it under MAYTRAIN_REQUIRE_POSTGRES=1).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from sidecar.core.model import Micros
 from sidecar.core.times import parse_timestamp
 from sidecar.store import ConsentStore, open_store
 
-BACKENDS = ["sqlite"]
+from postgres_support import create_schema, postgres_database, postgres_server  # noqa: F401
+
+BACKENDS = ["sqlite", "postgres"]
 START = parse_timestamp("2026-01-31T12:00:00Z")
 
 
@@ -41,8 +45,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def new_store_url(backend: str, tmp_path) -> Callable[[], str]:
+def new_store_url(backend: str, tmp_path,
+                  request: pytest.FixtureRequest) -> Callable[[], str]:
     """Makes the URL of a fresh, not yet created store of the backend under test."""
+    if backend == "postgres":
+        database = request.getfixturevalue("postgres_database")
+        return lambda: create_schema(database)
     counter = itertools.count(1)
 
     def make() -> str:

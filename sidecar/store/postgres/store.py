@@ -1,0 +1,206 @@
+"""PostgresStore: the consent store in one PostgreSQL schema, over one connection.
+
+The connection is guarded by a lock so that threads may share it (a transaction must not
+interleave with another thread's statements). Writers NOTIFY inside their transaction, so
+the notification is delivered when the write commits and never for one rolled back;
+readers that follow the store LISTEN on the same connection (`wait_for_change`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Optional
+
+import psycopg
+from psycopg import sql
+
+from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from ...core.policy import Policy
+from ..protocol import MigrationResult, Snapshot
+from ..writing import Clock, WritingStore
+from . import migrations
+from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
+from .connect import connect, connect_target, pg_errors, rollback
+from .transaction import PostgresTransaction
+from .versions import LockedVersions, VersionAllocator
+
+_MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1
+
+
+class PostgresStore(WritingStore):
+    """A consent store in the current schema of a PostgreSQL database."""
+
+    def __init__(self, url: str, *, create: bool = False, policy: Optional[Policy] = None,
+                 clock: Optional[Clock] = None, versions: Optional[VersionAllocator] = None,
+                 env: Optional[Mapping[str, str]] = None) -> None:
+        super().__init__(policy, clock)
+        self._target = connect_target(url, os.environ if env is None else env)
+        self.url = self._target.masked
+        self._versions = versions or LockedVersions()
+        self._lock = threading.RLock()
+        self._listening = False
+        self.migration: Optional[MigrationResult] = None
+        self._conn = connect(self._target)
+        try:
+            self._open(create)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, create: bool) -> None:
+        with pg_errors(self._target, "could not be opened"):
+            if create:
+                self.migration = migrations.migrate(self._conn, self.url)
+            else:
+                migrations.check_usable(migrations.read_state(self._conn), self.url,
+                                        create=False)
+            (schema,) = self._conn.execute("SELECT current_schema()").fetchone()
+        self.channel = channel_for(schema)
+
+    def migrate(self) -> MigrationResult:
+        """Create or migrate the schema; a no-op on a current store."""
+        with self._lock, pg_errors(self._target):
+            return migrations.migrate(self._conn, self.url)
+
+    def schema_version(self) -> int:
+        """The schema version the store is at."""
+        with self._query() as conn:
+            return conn.execute("SELECT version FROM maytrain_schema WHERE id = 1").fetchone()[0]
+
+    @property
+    def connection_info(self) -> psycopg.ConnectionInfo:
+        """What psycopg says about the connection (host, user, backend pid, ...)."""
+        return self._conn.info
+
+    def close(self) -> None:
+        """Close the connection; the object is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "PostgresStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin_write(self, count: int) -> Iterator[PostgresTransaction]:
+        """A write transaction owning `count` new versions; commits when the block succeeds."""
+        with self._lock, pg_errors(self._target):
+            try:
+                first = self._versions.begin(self._conn, count)
+                yield PostgresTransaction(self._conn, first)
+                self._conn.execute("SELECT pg_notify(%s, %s)",
+                                   (self.channel, str(first + count - 1)))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                rollback(self._conn)
+                raise
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a pushed write; True when one came (or may have)."""
+        with self._lock, pg_errors(self._target):
+            # The first call starts listening: writes before it were not pushed, so sync now.
+            if not self._listening:
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                self._listening = True
+                return True
+            heard = list(self._conn.notifies(timeout=max(0.0, timeout), stop_after=1))
+            if heard:  # one sync covers every write pushed so far
+                list(self._conn.notifies(timeout=0))
+            return bool(heard)
+
+    @contextmanager
+    def _query(self) -> Iterator[psycopg.Connection]:
+        """The connection for single statements (each is atomic on its own)."""
+        with self._lock, pg_errors(self._target):
+            yield self._conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection]:
+        """One read-only transaction: every query inside sees the same committed state."""
+        with self._lock, pg_errors(self._target):
+            self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield self._conn
+            except BaseException:
+                rollback(self._conn)
+                raise
+            self._conn.execute("COMMIT")
+
+    def version(self) -> int:
+        """The latest committed consent version (0 for an empty store)."""
+        with self._query() as conn:
+            return _counter(conn)
+
+    def snapshot(self) -> Snapshot:
+        """Every row at one consent version, read in one transaction."""
+        with self._reading() as conn:
+            version = _counter(conn)
+            rows: list[StoreRow] = []
+            for kind in ("account", "consent", "erasure"):
+                rows.extend(_select(conn, kind, "", ()))
+        return Snapshot(version, tuple(rows))
+
+    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
+        """Up to `limit` changes numbered above `version`, in version order."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        with self._query() as conn:
+            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > %s "
+                                 "ORDER BY version LIMIT %s", (version, limit)).fetchall()
+        return [Change(values[0], row_from_feed(values)) for values in found]
+
+    def account(self, account_id: str) -> Optional[Account]:
+        """One account, or None."""
+        return self._one("account", account_id)
+
+    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+        """One consent entry, or None."""
+        return self._one("consent", entry_id)
+
+    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+        """One erasure, or None."""
+        return self._one("erasure", erasure_id)
+
+    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+        """The account's entries, oldest first: all (None), account level (''), or a user's."""
+        with self._query() as conn:
+            if user_id is None:
+                return _select(conn, "consent", "WHERE account_id = %s", (account_id,))
+            return _select(conn, "consent",
+                           "WHERE account_id = %s AND user_id IS NOT DISTINCT FROM %s",
+                           (account_id, user_id or None))
+
+    def erasures(self, account_id: str) -> list[Erasure]:
+        """The account's erasures (account and user level), oldest first."""
+        with self._query() as conn:
+            return _select(conn, "erasure", "WHERE account_id = %s", (account_id,))
+
+    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
+        with self._query() as conn:
+            found = _select(conn, kind, "WHERE id = %s", (row_id,))
+        return found[0] if found else None
+
+
+def channel_for(schema: str) -> str:
+    """The NOTIFY channel of the store in `schema` (stores in one database do not share one)."""
+    channel = f"maytrain_changes:{schema}"
+    if len(channel.encode("utf-8")) <= _MAX_CHANNEL_BYTES:
+        return channel
+    return f"maytrain_changes:{hashlib.sha256(schema.encode('utf-8')).hexdigest()[:32]}"
+
+
+def _counter(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]
+
+
+def _select(conn: psycopg.Connection, kind: str, where: str, params: tuple) -> list:
+    # seq is insertion order, which listings keep (as SQLite's rowid does).
+    cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} ORDER BY seq",
+                          params)
+    convert = FROM[kind]
+    return [convert(values) for values in cursor]
