@@ -126,21 +126,6 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         return {"consent_version": consent_version, "policy_version": policy_version}
 
 
-def _versions(self, index: Optional[ConsentIndex]) -> dict:
-        consent_version, policy_version = _versions(index, self.policy)
-        return {"consent_version": consent_version, "policy_version": policy_version}
-
-
-class _Single:
-    """Lets add_decisions fill the one `decision` field of a CheckResponse."""
-
-    def __init__(self, response: pb.CheckResponse) -> None:
-        self.response = response
-
-    def add(self, **fields) -> None:
-        self.response.decision.MergeFrom(pb.consent__pb2.Decision(**fields))
-
-
 def _versions(index: Optional[ConsentIndex], policy: Policy) -> tuple[int, str]:
     return (0 if index is None else index.version), policy.version
 

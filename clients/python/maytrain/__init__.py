@@ -1,1 +1,1 @@
-"""maytrain client: Python stubs for the maytrain consent-check gRPC API."""
+"""maytrain client: `maytrain.client` for ingestion workers, `maytrain.v1` for the stubs."""

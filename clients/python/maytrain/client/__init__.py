@@ -1,0 +1,41 @@
+"""maytrain.client: ask a maytrain sidecar whether records may be used, and keep only those.
+
+    with ConsentClient("unix:/run/maytrain.sock", default_purpose="ai.training") as client:
+        for record in client.filter(records, manifest="train.manifest.jsonl"):
+            ...
+
+The client fails closed: a record the sidecar did not answer is denied with
+DENIED_UNAVAILABLE (or SidecarUnavailable is raised, with on_unavailable="raise").
+Integrations load their optional dependency only when used: maytrain.client.jsonl,
+maytrain.client.arrow (pyarrow) and maytrain.client.spark (pyspark).
+"""
+
+from ._async import AsyncConsentClient
+from ._config import DEFAULT_TARGET, SERVICE, TARGET_ENV, ClientConfig, RetryPolicy
+from ._decisions import Decision, Reason, Verdict
+from ._errors import InvalidRecordError, MaytrainError, RequestRejected, SidecarUnavailable
+from ._lineage import FilterSummary, LineageWriter, read_manifest
+from ._records import Record, RecordLike
+from ._sync import ConsentClient
+
+__all__ = [
+    "AsyncConsentClient",
+    "ClientConfig",
+    "ConsentClient",
+    "DEFAULT_TARGET",
+    "Decision",
+    "FilterSummary",
+    "InvalidRecordError",
+    "LineageWriter",
+    "MaytrainError",
+    "Reason",
+    "Record",
+    "RecordLike",
+    "RequestRejected",
+    "RetryPolicy",
+    "SERVICE",
+    "SidecarUnavailable",
+    "TARGET_ENV",
+    "Verdict",
+    "read_manifest",
+]
