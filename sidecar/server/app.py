@@ -24,6 +24,7 @@ from ..core.policy import Policy
 from ..settings import ServeSettings, mask_url
 from ..snapshot_file import read_snapshot, write_snapshot
 from ..store import open_store
+from ..store.urls import opener_for
 from ..sync import StoreFollower, wall_clock
 from .listeners import bind, open_unix_socket, server_options
 from .service import SERVICE_NAME, ConsentCheckService
@@ -41,6 +42,7 @@ class Sidecar:
 
     def __init__(self, settings: ServeSettings, policy: Policy) -> None:
         self.settings, self.policy = settings, policy
+        opener_for(settings.store)  # a URL no backend serves is a start-up error, not an outage
         self.stopping = threading.Event()
         self._frozen_version = -1
         self._snapshots = _SnapshotWriter(settings, policy)

@@ -40,12 +40,17 @@ def open_store(url: str, *, create: bool = False, **options: Any) -> ConsentStor
     Options (policy=, clock=, ...) go to the backend. A missing, foreign or corrupt store
     raises StoreUnavailableError; an unsupported URL raises StoreError.
     """
+    return opener_for(url)(url, create=create, **options)
+
+
+def opener_for(url: str) -> Opener:
+    """The backend opener for the URL's scheme; StoreError (URL masked) when none is known."""
     scheme, sep, _ = url.partition("://")
     if not sep or scheme not in _OPENERS:
         known = ", ".join(f"{s}://" for s in sorted(_OPENERS))
-        raise StoreError(f"unsupported store URL {url!r} (expected one of: {known}; "
-                         "e.g. sqlite:///maytrain.db)")
-    return _OPENERS[scheme](url, create=create, **options)
+        raise StoreError(f"unsupported store URL {mask_url(url)!r} (expected one of: "
+                         f"{known}; e.g. sqlite:///maytrain.db)")
+    return _OPENERS[scheme]
 
 
 def _open_sqlite(url: str, *, create: bool = False, **options: Any) -> ConsentStore:

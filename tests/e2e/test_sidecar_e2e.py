@@ -188,3 +188,11 @@ def test_a_second_sidecar_on_a_taken_address_fails_clearly(start_sidecar, listen
     assert second.returncode == 1
     assert f"cannot listen on {address}" in second.stderr
     assert first.stub(listener).GetStatus(pb.GetStatusRequest(), timeout=5).serving
+
+
+def test_serve_refuses_a_store_url_no_backend_serves(tmp_path) -> None:
+    result = maytrain("serve", "--store", "postgresq://me:s3cret@db/x", "--listen",
+                      f"127.0.0.1:{free_port()}", cwd=tmp_path, check=False)
+    assert result.returncode == 1
+    assert "unsupported store URL 'postgresq://me:***@db/x'" in result.stderr
+    assert "s3cret" not in result.stderr
