@@ -17,12 +17,11 @@ from typing import Iterator, Mapping, Optional
 import psycopg
 from psycopg import sql
 
-from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
 from ...core.policy import Policy
-from ..protocol import MigrationResult, Snapshot
+from ..protocol import MigrationResult
+from ..sql_reads import SqlDialect, SqlReads
 from ..writing import Clock, WritingStore
 from . import migrations
-from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
 from .connect import connect, connect_target, pg_errors, rollback
 from .transaction import PostgresTransaction
 from .versions import LockedVersions, VersionAllocator
@@ -30,8 +29,11 @@ from .versions import LockedVersions, VersionAllocator
 _MAX_CHANNEL_BYTES = 63  # NAMEDATALEN - 1
 
 
-class PostgresStore(WritingStore):
+class PostgresStore(SqlReads, WritingStore):
     """A consent store in the current schema of a PostgreSQL database."""
+
+    # seq keeps insertion order, which listings keep (as SQLite's rowid does).
+    dialect = SqlDialect(param="%s", same="IS NOT DISTINCT FROM", order="seq")
 
     def __init__(self, url: str, *, create: bool = False, policy: Optional[Policy] = None,
                  clock: Optional[Clock] = None, versions: Optional[VersionAllocator] = None,
@@ -131,60 +133,6 @@ class PostgresStore(WritingStore):
                 raise
             self._conn.execute("COMMIT")
 
-    def version(self) -> int:
-        """The latest committed consent version (0 for an empty store)."""
-        with self._query() as conn:
-            return _counter(conn)
-
-    def snapshot(self) -> Snapshot:
-        """Every row at one consent version, read in one transaction."""
-        with self._reading() as conn:
-            version = _counter(conn)
-            rows: list[StoreRow] = []
-            for kind in ("account", "consent", "erasure"):
-                rows.extend(_select(conn, kind, "", ()))
-        return Snapshot(version, tuple(rows))
-
-    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
-        """Up to `limit` changes numbered above `version`, in version order."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        with self._query() as conn:
-            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > %s "
-                                 "ORDER BY version LIMIT %s", (version, limit)).fetchall()
-        return [Change(values[0], row_from_feed(values)) for values in found]
-
-    def account(self, account_id: str) -> Optional[Account]:
-        """One account, or None."""
-        return self._one("account", account_id)
-
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
-        """One consent entry, or None."""
-        return self._one("consent", entry_id)
-
-    def erasure(self, erasure_id: str) -> Optional[Erasure]:
-        """One erasure, or None."""
-        return self._one("erasure", erasure_id)
-
-    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
-        """The account's entries, oldest first: all (None), account level (''), or a user's."""
-        with self._query() as conn:
-            if user_id is None:
-                return _select(conn, "consent", "WHERE account_id = %s", (account_id,))
-            return _select(conn, "consent",
-                           "WHERE account_id = %s AND user_id IS NOT DISTINCT FROM %s",
-                           (account_id, user_id or None))
-
-    def erasures(self, account_id: str) -> list[Erasure]:
-        """The account's erasures (account and user level), oldest first."""
-        with self._query() as conn:
-            return _select(conn, "erasure", "WHERE account_id = %s", (account_id,))
-
-    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
-        with self._query() as conn:
-            found = _select(conn, kind, "WHERE id = %s", (row_id,))
-        return found[0] if found else None
-
 
 def channel_for(schema: str) -> str:
     """The NOTIFY channel of the store in `schema` (stores in one database do not share one)."""
@@ -192,15 +140,3 @@ def channel_for(schema: str) -> str:
     if len(channel.encode("utf-8")) <= _MAX_CHANNEL_BYTES:
         return channel
     return f"maytrain_changes:{hashlib.sha256(schema.encode('utf-8')).hexdigest()[:32]}"
-
-
-def _counter(conn: psycopg.Connection) -> int:
-    return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]
-
-
-def _select(conn: psycopg.Connection, kind: str, where: str, params: tuple) -> list:
-    # seq is insertion order, which listings keep (as SQLite's rowid does).
-    cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} ORDER BY seq",
-                          params)
-    convert = FROM[kind]
-    return [convert(values) for values in cursor]

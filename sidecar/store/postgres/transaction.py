@@ -8,7 +8,7 @@ import psycopg
 
 from ...core.model import Account, Change, ConsentEntry, Micros
 from ..rows import kind_of
-from .columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_values,
+from ..columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_values,
                       entry_from)
 
 _CHUNK = 10_000  # ids per `= ANY(%s)` array

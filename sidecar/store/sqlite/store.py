@@ -12,20 +12,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
 from ...core.policy import Policy
 from ..errors import StoreUnavailableError
-from ..protocol import MigrationResult, Snapshot
+from ..protocol import MigrationResult
+from ..sql_reads import SqlDialect, SqlReads
 from ..writing import Clock, WritingStore
 from . import migrations
-from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
 from .connect import DEFAULT_BUSY_TIMEOUT, connect, sqlite_errors
 from .transaction import SqliteTransaction
 from .versions import LockedVersions, VersionAllocator
 
 
-class SqliteStore(WritingStore):
+class SqliteStore(SqlReads, WritingStore):
     """A consent store in one SQLite file."""
+
+    dialect = SqlDialect(param="?", same="IS", order="rowid")
 
     def __init__(self, path: Union[str, Path], *, create: bool = False,
                  policy: Optional[Policy] = None, clock: Optional[Clock] = None,
@@ -106,59 +107,6 @@ class SqliteStore(WritingStore):
                 f"the consent store file {self.path} was removed or replaced since it was "
                 "opened; reconnecting")
 
-    def version(self) -> int:
-        """The latest committed consent version (0 for an empty store)."""
-        with self._reading() as conn:
-            return _counter(conn)
-
-    def snapshot(self) -> Snapshot:
-        """Every row at one consent version, read in one transaction."""
-        with self._reading() as conn:
-            version = _counter(conn)
-            rows: list[StoreRow] = []
-            for kind in ("account", "consent", "erasure"):
-                rows.extend(_select(conn, kind, "", ()))
-        return Snapshot(version, tuple(rows))
-
-    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
-        """Up to `limit` changes numbered above `version`, in version order."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        with self._reading() as conn:
-            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > ? "
-                                 "ORDER BY version LIMIT ?", (version, limit)).fetchall()
-        return [Change(values[0], row_from_feed(values)) for values in found]
-
-    def account(self, account_id: str) -> Optional[Account]:
-        """One account, or None."""
-        return self._one("account", account_id)
-
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
-        """One consent entry, or None."""
-        return self._one("consent", entry_id)
-
-    def erasure(self, erasure_id: str) -> Optional[Erasure]:
-        """One erasure, or None."""
-        return self._one("erasure", erasure_id)
-
-    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
-        """The account's entries, oldest first: all (None), account level (''), or a user's."""
-        with self._reading() as conn:
-            if user_id is None:
-                return _select(conn, "consent", "WHERE account_id = ?", (account_id,))
-            return _select(conn, "consent", "WHERE account_id = ? AND user_id IS ?",
-                           (account_id, user_id or None))
-
-    def erasures(self, account_id: str) -> list[Erasure]:
-        """The account's erasures (account and user level), oldest first."""
-        with self._reading() as conn:
-            return _select(conn, "erasure", "WHERE account_id = ?", (account_id,))
-
-    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
-        with self._reading() as conn:
-            found = _select(conn, kind, "WHERE id = ?", (row_id,))
-        return found[0] if found else None
-
 
 def file_identity(path: Path) -> Optional[tuple[int, int]]:
     """The (device, inode) of the file at `path`, None when there is none."""
@@ -167,18 +115,6 @@ def file_identity(path: Path) -> Optional[tuple[int, int]]:
     except OSError:
         return None
     return st.st_dev, st.st_ino
-
-
-def _counter(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]
-
-
-def _select(conn: sqlite3.Connection, kind: str, where: str, params: tuple) -> list:
-    # rowid order is insertion order, which is version order for every table.
-    cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} ORDER BY rowid",
-                          params)
-    convert = FROM[kind]
-    return [convert(values) for values in cursor]
 
 
 def sqlite_url(path: Path) -> str:

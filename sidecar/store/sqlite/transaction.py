@@ -7,7 +7,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from ...core.model import Account, Change, ConsentEntry, Micros
 from ..rows import kind_of
-from .columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_source,
+from ..columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_source,
                       change_values, entry_from)
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit

@@ -1,4 +1,5 @@
-"""SQL column lists for the SQLite tables and the conversions between rows and tuples.
+"""SQL column lists for the consent tables (the same in every SQL backend) and the
+conversions between rows and tuples.
 
 Absent optional values are NULL in the database and '' or None in the core's rows. The
 change log holds the same values as the row's own table, under the same column names
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from ...core.model import Account, ConsentEntry, Effect, Erasure, StoreRow
+from ..core.model import Account, ConsentEntry, Effect, Erasure, StoreRow
 
 ACCOUNT_COLUMNS = "id, region, created, version"
 ENTRY_COLUMNS = ("id, account_id, user_id, category, purpose, effect, valid_from, valid_until, "

@@ -1,0 +1,106 @@
+"""The read half of the store protocol, once for every SQL backend.
+
+Backends keep the same tables and columns (`columns`); what differs between their SQL
+dialects is the parameter marker, null-safe equality and the column that keeps insertion
+order, and each backend says how it opens a read transaction.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
+from .protocol import Snapshot
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    """What a backend's SQL spells differently."""
+
+    param: str       # the parameter marker: "?" or "%s"
+    same: str        # null-safe equality: "IS" or "IS NOT DISTINCT FROM"
+    order: str       # the column that keeps insertion order: "rowid" or "seq"
+
+
+class SqlReads:
+    """version, snapshot, changes_since and the listings, over `_reading()` transactions."""
+
+    dialect: SqlDialect
+
+    def _reading(self) -> AbstractContextManager[Any]:
+        """A read transaction on the backend's connection (one consistent state)."""
+        raise NotImplementedError
+
+    def _query(self) -> AbstractContextManager[Any]:
+        """The connection for a single statement; a read transaction unless overridden."""
+        return self._reading()
+
+    def version(self) -> int:
+        """The latest committed consent version (0 for an empty store)."""
+        with self._query() as conn:
+            return _counter(conn)
+
+    def snapshot(self) -> Snapshot:
+        """Every row at one consent version, read in one transaction."""
+        with self._reading() as conn:
+            version = _counter(conn)
+            rows: list[StoreRow] = []
+            for kind in ("account", "consent", "erasure"):
+                rows.extend(self._select(conn, kind, "", ()))
+        return Snapshot(version, tuple(rows))
+
+    def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
+        """Up to `limit` changes numbered above `version`, in version order."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        p = self.dialect.param
+        with self._query() as conn:
+            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > {p} "
+                                 f"ORDER BY version LIMIT {p}", (version, limit)).fetchall()
+        return [Change(values[0], row_from_feed(values)) for values in found]
+
+    def account(self, account_id: str) -> Optional[Account]:
+        """One account, or None."""
+        return self._one("account", account_id)
+
+    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+        """One consent entry, or None."""
+        return self._one("consent", entry_id)
+
+    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+        """One erasure, or None."""
+        return self._one("erasure", erasure_id)
+
+    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+        """The account's entries, oldest first: all (None), account level (''), or a user's."""
+        p, same = self.dialect.param, self.dialect.same
+        with self._query() as conn:
+            if user_id is None:
+                return self._select(conn, "consent", f"WHERE account_id = {p}", (account_id,))
+            return self._select(conn, "consent", f"WHERE account_id = {p} AND user_id {same} {p}",
+                                (account_id, user_id or None))
+
+    def erasures(self, account_id: str) -> list[Erasure]:
+        """The account's erasures (account and user level), oldest first."""
+        with self._query() as conn:
+            return self._select(conn, "erasure", f"WHERE account_id = {self.dialect.param}",
+                                (account_id,))
+
+    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
+        with self._query() as conn:
+            found = self._select(conn, kind, f"WHERE id = {self.dialect.param}", (row_id,))
+        return found[0] if found else None
+
+    def _select(self, conn: Any, kind: str, where: str, params: tuple) -> list:
+        """Rows of one kind in insertion order (listings are oldest first)."""
+        cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} "
+                              f"ORDER BY {self.dialect.order}", params)
+        convert = FROM[kind]
+        return [convert(values) for values in cursor]
+
+
+def _counter(conn: Any) -> int:
+    return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]
