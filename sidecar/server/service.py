@@ -8,6 +8,8 @@ malformed as a whole (a batch over the limit) gets an error status.
 
 from __future__ import annotations
 
+import functools
+import logging
 import queue
 import threading
 from typing import Callable, Iterator, Optional
@@ -27,8 +29,27 @@ from ..sync import StoreFollower
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
+log = logging.getLogger("maytrain.server")
 MAX_CATCH_UP_SECONDS = 2.0
 _END = object()
+
+
+def _guarded(handler):
+    """Map an unexpected failure to INTERNAL with a message a caller can act on; log why.
+    Statuses a handler set on purpose (INVALID_ARGUMENT, ...) pass through."""
+
+    @functools.wraps(handler)
+    def call(self, request, context: grpc.ServicerContext):
+        try:
+            return handler(self, request, context)
+        except Exception:
+            if context.code() not in (None, grpc.StatusCode.OK):
+                raise
+            log.exception("%s failed", handler.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "the sidecar failed to decide this call; "
+                          "its records were not answered (details in the sidecar's log)")
+
+    return call
 
 
 class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
@@ -46,6 +67,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         return not stale_cache_problem(self.follower.index, self.policy, self.clock(),
                                        self.max_staleness, 0)
 
+    @_guarded
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
         index = self._index_for(request.min_consent_version, context)
         record = record_from_proto(request.record)
@@ -56,6 +78,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         return pb.CheckResponse(decision=decision_to_proto(record, decision),
                                 **self._versions(index))
 
+    @_guarded
     def CheckBatch(self, request: pb.CheckBatchRequest,
                    context: grpc.ServicerContext) -> pb.CheckBatchResponse:
         response = pb.CheckBatchResponse()
@@ -83,6 +106,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
                       "the sidecar is shutting down: every request received was answered; "
                       "reconnect and send the rest again")
 
+    @_guarded
     def GetStatus(self, request: pb.GetStatusRequest,
                   context: grpc.ServicerContext) -> pb.GetStatusResponse:
         index, now = self.follower.index, self.clock()
