@@ -39,9 +39,10 @@ def _guarded(handler):
     Statuses a handler set on purpose (INVALID_ARGUMENT, ...) pass through."""
 
     @functools.wraps(handler)
-    def call(self, request, context: grpc.ServicerContext):
+    def call(self, request, *args):
+        context: grpc.ServicerContext = args[-1]
         try:
-            return handler(self, request, context)
+            return handler(self, request, *args)
         except Exception:
             if context.code() not in (None, grpc.StatusCode.OK):
                 raise
@@ -78,7 +79,6 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         return pb.CheckResponse(decision=decision_to_proto(record, decision),
                                 **self._versions(index))
 
-    @_guarded
     def CheckBatch(self, request: pb.CheckBatchRequest,
                    context: grpc.ServicerContext) -> pb.CheckBatchResponse:
         response = pb.CheckBatchResponse()
@@ -120,6 +120,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
             response.consent_entries = index.entry_count
         return response
 
+    @_guarded
     def _answer(self, request, response, context: grpc.ServicerContext) -> None:
         """Decide a batch request into a batch or stream response."""
         if len(request.records) > self.max_batch:
