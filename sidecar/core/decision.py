@@ -4,8 +4,9 @@
 A record is turned into a *plan* that does not depend on `collected_at`: either a fixed
 decision, or one outcome per category it involves (its own and every source it derives
 from), each with the collection-time threshold its window needs. A batch shares plans
-between records with equal keys; `collected_at` is applied per record, so sharing never
-changes a verdict.
+between records with equal keys, and outcomes between records whose category no consent
+entry touches (they depend on the category, region and policy alone); `collected_at` is
+applied per record, so sharing never changes a verdict.
 """
 
 from __future__ import annotations
@@ -164,6 +165,8 @@ class Planner:
         self.index, self.policy, self.now = index, policy, now
         self.explain, self.stale = explain, stale
         self._shapes: dict[tuple, tuple[str, tuple[str, ...]]] = {}
+        self._silent: dict[tuple, Outcome] = {}
+        self._shared_plans: dict[Outcome, Plan] = {}
 
     def plan(self, record: Record) -> Plan:
         """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
@@ -181,7 +184,8 @@ class Planner:
             return self._fixed(4, f"an erasure covers {who}")
         region = _record_region(record, state, self.policy)
         if len(categories) == 1:
-            return Plan(outcomes=(self._outcome(categories[0], record, state, region),))
+            outcome = self._outcome(categories[0], record, state, region)
+            return self._shared_plans.get(outcome) or Plan(outcomes=(outcome,))
         return Plan(outcomes=tuple([self._outcome(c, record, state, region) for c in categories]))
 
     def _shape(self, record: Record) -> tuple[str, tuple[str, ...]]:
@@ -201,13 +205,26 @@ class Planner:
 
     def _outcome(self, category: str, record: Record, state: AccountState,
                  region: str) -> Outcome:
+        account = answer(state.account_scopes, category, record.purpose, self.now)
+        user = (answer(state.scopes_of(record.user_id), category, record.purpose, self.now)
+                if record.user_id and state.user_scopes else SILENT)
+        if account is not SILENT or user is not SILENT or self.explain:
+            return self._judge(category, record, region, account, user)
+        # No entry applies: the outcome depends on the category, region and user only.
+        key = (category, region, bool(record.user_id))
+        outcome = self._silent.get(key)
+        if outcome is None:
+            outcome = self._silent[key] = self._judge(category, record, region, SILENT, SILENT)
+            self._shared_plans[outcome] = Plan(outcomes=(outcome,))
+        return outcome
+
+    def _judge(self, category: str, record: Record, region: str, account: LevelAnswer,
+               user: LevelAnswer) -> Outcome:
+        """Rules 5-11 for one category, given what each level answers."""
         rule = self.policy.rule_for(category, region)
         if rule.basis == PROHIBITED:
             note = f"the policy prohibits {category}" + (f" in {region}" if region else "")
             return Outcome(category, fixed_rule=5, note=note)
-        account = answer(state.account_scopes, category, record.purpose, self.now)
-        user = (answer(state.scopes_of(record.user_id), category, record.purpose, self.now)
-                if record.user_id and state.user_scopes else SILENT)
         if account.opted_out or user.opted_out:
             return Outcome(category, fixed_rule=6, account=account, user=user)
         if rule.basis != CONSENT:

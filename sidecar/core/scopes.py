@@ -19,7 +19,8 @@ class Scope:
     """A consent entry prepared for fast matching: scope keys, depths, active window."""
 
     __slots__ = ("entry", "category", "category_dot", "category_depth", "purpose",
-                 "purpose_dot", "purpose_depth", "is_grant", "starts", "ends", "covers_from")
+                 "purpose_dot", "purpose_depth", "is_grant", "starts", "ends", "covers_from",
+                 "_alone")
 
     def __init__(self, entry: ConsentEntry) -> None:
         self.entry = entry
@@ -32,6 +33,14 @@ class Scope:
         ended = entry.ended_version is not None
         self.ends = _NEVER if ended else (_FOREVER if entry.valid_until is None else entry.valid_until)
         self.covers_from = _covers_from(entry)
+        self._alone: Optional[LevelAnswer] = None
+
+    def alone(self) -> "LevelAnswer":
+        """The level's answer when this is its only applicable entry (made once, shared)."""
+        if self._alone is None:
+            self._alone = (LevelAnswer(False, True, (self,), self.covers_from) if self.is_grant
+                           else LevelAnswer(True, False, (self,), None))
+        return self._alone
 
     def applies(self, category: str, purpose: str) -> bool:
         """Grants need both scopes to cover the keys; opt-outs need both to overlap them."""
@@ -90,10 +99,7 @@ def answer(scopes: Sequence[Scope], category: str, purpose: str, now: Micros) ->
     if not applicable:
         return SILENT
     if len(applicable) == 1:
-        only = applicable[0]
-        if only.is_grant:
-            return LevelAnswer(False, True, (only,), only.covers_from)
-        return LevelAnswer(True, False, (only,), None)
+        return applicable[0].alone()
     maximal = [s for s in applicable if not any(o.dominates(s) for o in applicable)]
     opt_outs = [s for s in maximal if not s.is_grant]
     if opt_outs:
