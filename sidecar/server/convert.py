@@ -46,11 +46,10 @@ def decision_to_proto(record: Record, decision: Decision) -> pb.Decision:
 
 def add_decisions(target, records: list[Record], decisions: list[Decision]) -> None:
     """Append wire decisions to a repeated field, in the records' order."""
-    add = target.add
+    add = target.add  # setting fields one by one is faster than add(**fields) in upb
     for record, decision in zip(records, decisions):
-        verdict, reason = WIRE[decision.reason]
+        wire = add()
+        wire.record_id = record.record_id
+        wire.verdict, wire.reason = WIRE[decision.reason]
         if decision.explanation:
-            add(record_id=record.record_id, verdict=verdict, reason=reason,
-                explanation=decision.explanation)
-        else:
-            add(record_id=record.record_id, verdict=verdict, reason=reason)
+            wire.explanation = decision.explanation
