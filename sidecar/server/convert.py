@@ -9,6 +9,7 @@ from maytrain.v1 import consent_pb2 as pb
 from ..core.model import Decision, Micros, Reason, Record, Verdict
 
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
+_BAD_TIMESTAMP = "collected_at is not a valid timestamp (years 1-9999, nanos 0-999999999)"
 _VERDICTS = {Verdict.ALLOW: pb.VERDICT_ALLOW, Verdict.DENY: pb.VERDICT_DENY}
 WIRE = {reason: (_VERDICTS[reason.verdict], pb.Reason.Value(f"REASON_{reason.name}"))
         for reason in Reason}
@@ -17,24 +18,28 @@ WIRE = {reason: (_VERDICTS[reason.verdict], pb.Reason.Value(f"REASON_{reason.nam
 
 def record_from_proto(message: pb.Record, default_purpose: str = "") -> Record:
     """The core record for a wire record; a record without a purpose takes the default."""
-    collected_at: Optional[Micros] = None
-    problem = ""
-    if message.HasField("collected_at"):
-        stamp = message.collected_at
-        seconds, nanos = stamp.seconds, stamp.nanos
-        if _MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000:
-            collected_at = seconds * 1_000_000 + nanos // 1000
-        else:
-            problem = "collected_at is not a valid timestamp (years 1-9999, nanos 0-999999999)"
-    derived = message.derived_from
-    return Record(message.account_id, message.data_category,
-                  message.purpose or default_purpose, message.user_id, collected_at,
-                  message.region, tuple(derived) if derived else (), message.record_id, problem)
+    return records_from_proto((message,), default_purpose)[0]
 
 
 def records_from_proto(messages: Iterable[pb.Record], default_purpose: str) -> list[Record]:
-    """Core records for a batch, in order."""
-    return [record_from_proto(m, default_purpose) for m in messages]
+    """Core records for a batch, in order (one loop: this runs for every record)."""
+    records = []
+    append = records.append
+    for m in messages:
+        stamp = m.collected_at
+        seconds, nanos = stamp.seconds, stamp.nanos
+        collected_at: Optional[Micros] = None
+        problem = ""
+        if seconds or nanos or m.HasField("collected_at"):
+            if _MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000:
+                collected_at = seconds * 1_000_000 + nanos // 1000
+            else:
+                problem = _BAD_TIMESTAMP
+        derived = m.derived_from
+        append(Record(m.account_id, m.data_category, m.purpose or default_purpose, m.user_id,
+                      collected_at, m.region, tuple(derived) if derived else (), m.record_id,
+                      problem))
+    return records
 
 
 def decision_to_proto(record: Record, decision: Decision) -> pb.Decision:
