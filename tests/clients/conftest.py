@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import sys
 from types import ModuleType
 from typing import Any, Callable, Iterator
@@ -64,7 +65,14 @@ def examples() -> Callable[[str], ModuleType]:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """One local Spark session (local[2]) for the whole test session: the JVM is slow to start."""
+    """One local Spark session (local[2]) for the whole test session: the JVM is slow to start.
+    Spark needs Java 17+: without `java` the Spark tests are skipped, with the reason shown,
+    unless MAYTRAIN_REQUIRE_JAVA=1 (CI) makes that a failure."""
+    if shutil.which("java") is None:
+        reason = "the Spark tests need Java 17+ and there is no `java` on PATH"
+        if os.environ.get("MAYTRAIN_REQUIRE_JAVA") == "1":
+            pytest.fail(reason + " (MAYTRAIN_REQUIRE_JAVA=1)")
+        pytest.skip(reason)
     from pyspark.sql import SparkSession
 
     saved = {name: os.environ.get(name) for name in _SPARK_ENV}
