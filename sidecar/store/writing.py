@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Callable, ContextManager, Optional, Sequence
+from typing import Callable, ContextManager, Optional, Self, Sequence
 
 from ..core.model import Change, ConsentEntry, Micros
 from ..core.policy import Policy
@@ -48,6 +48,16 @@ class WritingStore:
     def begin_write(self, count: int) -> ContextManager[WriteTransaction]:
         """Backends open a write transaction owning `count` new versions."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Backends close their connection; the store is unusable afterwards."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def add_account(self, account_id: str, region: str = "", *, actor: str) -> WriteResult:
         """Add an account; refused when it exists or the region is malformed."""

@@ -9,29 +9,18 @@ transaction (PostgreSQL's DDL is transactional) under an advisory lock, so two c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Optional
 
 import psycopg
 
 from ..errors import StoreUnavailableError
 from ..protocol import MigrationResult
+from ..schema_files import Migration, check_schema_version, schema_files
 from .connect import rollback
 
 APPLICATION = "maytrain"
 LOCK_KEY = 0x4D595452  # "MYTR"; the second key is the schema name's hash
-_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema file: its number (the schema version it makes) and its statements."""
-
-    number: int
-    name: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +40,7 @@ class SchemaState:
 
 def migrations() -> list[Migration]:
     """Every schema file shipped with the package, in order."""
-    folder = resources.files(__package__).joinpath("schema")
-    found = [Migration(int(m.group(1)), entry.name, entry.read_text("utf-8"))
-             for entry in folder.iterdir() if (m := _FILE.fullmatch(entry.name))]
-    return sorted(found, key=lambda migration: migration.number)
+    return schema_files(__package__)
 
 
 LATEST = migrations()[-1].number
@@ -93,13 +79,7 @@ def check_usable(state: SchemaState, where: str, *, create: bool) -> None:
     if state.application != APPLICATION:
         raise StoreUnavailableError(f"{where}: schema {state.schema} holds other tables but "
                                     "no maytrain consent store; it was left untouched")
-    if state.schema_version > LATEST:
-        raise StoreUnavailableError(f"{where} has schema version {state.schema_version}, "
-                                    f"newer than this maytrain knows ({LATEST}): upgrade maytrain")
-    if state.schema_version < LATEST and not create:
-        raise StoreUnavailableError(
-            f"{where} has schema version {state.schema_version}, this maytrain needs "
-            f"{LATEST}: run `maytrain store init` to migrate")
+    check_schema_version(state.schema_version, LATEST, str(where), create=create)
 
 
 def migrate(conn: psycopg.Connection, where: str) -> MigrationResult:

@@ -82,12 +82,6 @@ class PostgresStore(SqlReads, WritingStore):
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "PostgresStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextmanager
     def begin_write(self, count: int) -> Iterator[PostgresTransaction]:
         """A write transaction owning `count` new versions; commits when the block succeeds."""

@@ -7,26 +7,15 @@ Migrations only add; nothing is ever dropped to make a schema fit.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from ..errors import StoreUnavailableError
 from ..protocol import MigrationResult
+from ..schema_files import Migration, check_schema_version, schema_files
 
 APPLICATION_ID = 0x4D595452  # "MYTR"
-_FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One schema file: its number (the schema version it makes) and its statements."""
-
-    number: int
-    name: str
-    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +34,7 @@ class SchemaState:
 
 def migrations() -> list[Migration]:
     """Every schema file shipped with the package, in order."""
-    folder = resources.files(__package__).joinpath("schema")
-    found = [Migration(int(m.group(1)), entry.name, entry.read_text("utf-8"))
-             for entry in folder.iterdir() if (m := _FILE.fullmatch(entry.name))]
-    return sorted(found, key=lambda migration: migration.number)
+    return schema_files(__package__)
 
 
 LATEST = migrations()[-1].number
@@ -72,13 +58,7 @@ def check_usable(state: SchemaState, path: Path, *, create: bool) -> None:
     if state.application_id != APPLICATION_ID:
         raise StoreUnavailableError(f"{path} is an SQLite database but not a maytrain "
                                     "consent store; it was left untouched")
-    if state.schema_version > LATEST:
-        raise StoreUnavailableError(f"{path} has schema version {state.schema_version}, newer "
-                                    f"than this maytrain knows ({LATEST}): upgrade maytrain")
-    if state.schema_version < LATEST and not create:
-        raise StoreUnavailableError(
-            f"{path} has schema version {state.schema_version}, this maytrain needs "
-            f"{LATEST}: run `maytrain store init` to migrate")
+    check_schema_version(state.schema_version, LATEST, str(path), create=create)
 
 
 def migrate(conn: sqlite3.Connection, path: Path) -> MigrationResult:

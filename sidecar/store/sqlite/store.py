@@ -69,12 +69,6 @@ class SqliteStore(SqlReads, WritingStore):
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "SqliteStore":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextmanager
     def begin_write(self, count: int) -> Iterator[SqliteTransaction]:
         """A write transaction owning `count` new versions; commits when the block succeeds."""
