@@ -14,6 +14,7 @@ import threading
 from concurrent import futures
 
 import grpc
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2

@@ -27,18 +27,18 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import psycopg
+from psycopg import sql
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
-from psycopg import sql
-
 from sidecar.core.model import Effect
 from sidecar.store import AccountRequest, ConsentRequest, open_store
 
@@ -102,7 +102,7 @@ def notify_floor(url: str, count: int) -> list[float]:
             notifier.execute("SELECT pg_notify('bench_floor', %s)", (str(i),))
             arrived.wait(WAIT)
         thread.join(WAIT)
-    return [r - s for s, r in zip(sent[1:], received[1:])]
+    return [r - s for s, r in zip(sent[1:], received[1:], strict=True)]
 
 
 class Fleet:
@@ -110,11 +110,12 @@ class Fleet:
 
     def __init__(self, store: str, count: int, workdir: Path) -> None:
         self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(count)]
-        self.logs = [open(workdir / f"s{i}.log", "w") for i in range(count)]
+        self.logs = [open(  # noqa: SIM115 - closed in close()
+            workdir / f"s{i}.log", "w") for i in range(count)]
         self.processes = [
             subprocess.Popen([*maytrain(), "serve", "--store", store, "--listen", address,
                               "--sync-interval", "30"], stdout=log, stderr=subprocess.STDOUT)
-            for address, log in zip(self.addresses, self.logs)]
+            for address, log in zip(self.addresses, self.logs, strict=True)]
         self.channels = [grpc.insecure_channel(address) for address in self.addresses]
         self.stubs = [pb_grpc.ConsentCheckServiceStub(ch) for ch in self.channels]
 

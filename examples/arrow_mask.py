@@ -16,10 +16,10 @@ from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.feather as feather
+from sample_records import sample_records
 
 from maytrain.client import ConsentClient
 from maytrain.client.arrow import decide_arrow
-from sample_records import sample_records
 
 
 def sample_table(count: int) -> pa.Table:

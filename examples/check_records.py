@@ -12,8 +12,9 @@ import argparse
 import json
 from collections import Counter
 
-from maytrain.client import ConsentClient, Record
 from sample_records import sample_records
+
+from maytrain.client import ConsentClient, Record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
                                   collected_at="2025-06-01T00:00:00Z"), explain=True)
         print(f"one record: {one.verdict} {one.reason} at consent version {one.consent_version}")
         kinds = list(sample_records(14))
-        for record, decision in zip(kinds, client.check_many(kinds)):
+        for record, decision in zip(kinds, client.check_many(kinds), strict=True):
             print(f"  {record['account_id']:18} {record['data_category']:30} -> {decision.reason}")
         kept = Counter(r["account_id"] for r in client.filter(sample_records(args.records)))
     print(json.dumps({"filtered": args.records, "allowed": sum(kept.values()),

@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from sample_records import sample_records
+
 from maytrain.client import ConsentClient
 from maytrain.client.jsonl import filter_jsonl, manifest_path
-from sample_records import sample_records
 
 
 def main(argv: list[str] | None = None) -> int:

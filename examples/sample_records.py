@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from collections.abc import Iterator
 
 NEW, OLD = "2025-06-01T00:00:00Z", "2023-01-15T00:00:00Z"  # after / before the terms' date
 TELEMETRY, CHAT = "service_generated.telemetry", "customer_content.chat"

@@ -14,9 +14,9 @@ import json
 import os
 import sys
 
+from arrow_mask import sample_table
 from pyspark.sql import DataFrame, SparkSession
 
-from arrow_mask import sample_table
 from maytrain.client.spark import filter_dataframe
 
 

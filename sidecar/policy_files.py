@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Optional, Union
 
 from .core.errors import PolicyError
 from .core.policy import Policy, parse_policy
@@ -17,7 +16,7 @@ def default_policy_text() -> str:
     return resources.files("sidecar.policies").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
 
 
-def load_policy(path: Optional[Union[str, Path]] = None) -> Policy:
+def load_policy(path: str | Path | None = None) -> Policy:
     """Load the policy at `path`, or the built-in one when no path is given."""
     if path is None or str(path) == "":
         return parse_policy(default_policy_text(), f"<built-in {DEFAULT_POLICY_NAME}>")

@@ -4,8 +4,8 @@ defaults; printed at start with credentials masked."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping, Optional
 
 from .core.errors import InvalidValueError
 from .store.urls import mask_url
@@ -21,12 +21,12 @@ class ServeSettings:
     """Everything `maytrain serve` needs to know before it starts."""
 
     store: str = DEFAULT_STORE_URL
-    policy: Optional[str] = None
+    policy: str | None = None
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
-    health_listen: Optional[str] = None
-    max_staleness: Optional[float] = None
+    health_listen: str | None = None
+    max_staleness: float | None = None
     sync_interval: float = 1.0
-    snapshot_file: Optional[str] = None
+    snapshot_file: str | None = None
     max_batch: int = 10_000
     shutdown_grace: float = 10.0
     reuse_port: bool = False

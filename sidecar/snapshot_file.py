@@ -15,7 +15,6 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 from .core.index import ConsentIndex
 from .core.model import Account, ConsentEntry, Effect, Erasure, StoreRow
@@ -43,7 +42,7 @@ def write_snapshot(path: Path, index: ConsentIndex, store_id: str) -> None:
     _fsync_dir(path.parent)
 
 
-def read_snapshot(path: Path, store_id: str) -> Optional[ConsentIndex]:
+def read_snapshot(path: Path, store_id: str) -> ConsentIndex | None:
     """The index saved at `path` for this store, or None (with a warning) if unusable."""
     try:
         header_line, _, body = path.read_text("utf-8").partition("\n")

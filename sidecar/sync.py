@@ -13,49 +13,46 @@ sync at least every `heartbeat` seconds keeps a quiet store from reading as stal
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
-from typing import Callable, Optional, cast
+from collections.abc import Callable
+from typing import cast
 
+from .clock import Clock, wall_clock
 from .core.index import ConsentIndex
 from .core.model import Micros
 from .store.protocol import ConsentReader, PushingReader
 
 log = logging.getLogger("maytrain.sync")
 
-Clock = Callable[[], Micros]
 ReaderFactory = Callable[[], ConsentReader]
 PAGE = 10_000
 PUSH_SLICE = 0.1                 # longest wait on the reader before looking at wake/stop
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # backoff after failed syncs, doubling per failure
 
 
-def wall_clock() -> Micros:
-    """Microseconds since the epoch from the system clock."""
-    return time.time_ns() // 1000
-
-
 class StoreFollower:
     """Keeps a ConsentIndex current with a store; the only writer of `index`."""
 
     def __init__(self, open_reader: ReaderFactory, *, clock: Clock = wall_clock,
-                 on_index: Optional[Callable[[ConsentIndex], None]] = None,
-                 initial: Optional[ConsentIndex] = None) -> None:
+                 on_index: Callable[[ConsentIndex], None] | None = None,
+                 initial: ConsentIndex | None = None) -> None:
         self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
-        self._reader: Optional[ConsentReader] = None
-        self.index: Optional[ConsentIndex] = initial
+        self._reader: ConsentReader | None = None
+        self.index: ConsentIndex | None = initial
         self.warm_started = initial is not None
         self.last_error = ""
         self.snapshot_loads = 0
         self.failures = 0
         self._pushes = False
         self._lock = threading.Lock()
-        self._flight: Optional[threading.Event] = None
+        self._flight: threading.Event | None = None
         self._wake = threading.Event()
 
-    def refresh(self) -> Optional[ConsentIndex]:
+    def refresh(self) -> ConsentIndex | None:
         """Sync once, or wait for the sync already in flight; returns the current index."""
         with self._lock:
             flight, leader = self._flight, self._flight is None
@@ -73,7 +70,7 @@ class StoreFollower:
             flight.set()
         return self.index
 
-    def wait_for_version(self, version: int, timeout: float) -> Optional[ConsentIndex]:
+    def wait_for_version(self, version: int, timeout: float) -> ConsentIndex | None:
         """Refresh until the index reaches `version` or `timeout` seconds pass."""
         deadline = time.monotonic() + timeout
         while True:
@@ -87,7 +84,7 @@ class StoreFollower:
         self._wake.set()
 
     def follow(self, stop: threading.Event, interval: float, *,
-               heartbeat: Optional[float] = None) -> None:
+               heartbeat: float | None = None) -> None:
         """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`."""
         # With a reader that pushes changes, `heartbeat` (if given) shortens the interval:
         # pushes carry the changes, heartbeats keep a quiet store from reading as stale.
@@ -102,7 +99,7 @@ class StoreFollower:
                 self._wake.wait(period)
             self._wake.clear()
 
-    def _period(self, interval: float, heartbeat: Optional[float]) -> float:
+    def _period(self, interval: float, heartbeat: float | None) -> float:
         """Seconds between syncs when nothing happens."""
         return min(interval, heartbeat) if self._pushes and heartbeat else interval
 
@@ -181,7 +178,6 @@ class StoreFollower:
     def _drop_reader(self) -> None:
         reader, self._reader = self._reader, None
         if reader is not None:
-            try:
+            # Closing a broken connection may fail too; there is nothing to do about it.
+            with contextlib.suppress(Exception):
                 reader.close()
-            except Exception:  # closing a broken connection may fail too; nothing to do
-                pass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
 SERVICE = "maytrain.v1.ConsentCheckService"

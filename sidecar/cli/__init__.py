@@ -8,10 +8,17 @@ command (serve, check, status) is adding its module to COMMAND_MODULES.
 from __future__ import annotations
 
 import argparse
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-from . import (account_commands, consent_commands, erasure_commands, import_command, options,
-               serve_commands, store_commands)
+from . import (
+    account_commands,
+    consent_commands,
+    erasure_commands,
+    import_command,
+    options,
+    serve_commands,
+    store_commands,
+)
 
 COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
                    import_command, serve_commands]
@@ -28,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 2 usage or validation error, 1 other)."""
     args = build_parser().parse_args(argv)
     return options.run(args.handler, args)

@@ -119,7 +119,7 @@ def entries_table(entries: list[ConsentEntry]) -> str:
     header = ("ID", "EFFECT", "USER", "CATEGORY", "PURPOSE", "FROM", "UNTIL", "VERSION")
     rows = [header] + [_cells(e) for e in entries]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def _cells(entry: ConsentEntry) -> tuple[str, ...]:

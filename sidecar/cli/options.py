@@ -11,7 +11,8 @@ import getpass
 import json
 import os
 import sys
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ..core.errors import InvalidValueError, MaytrainError, PolicyError
 from ..core.model import Micros
@@ -54,7 +55,7 @@ def store_url(args: argparse.Namespace) -> str:
     return args.store or os.environ.get("MAYTRAIN_STORE") or DEFAULT_STORE_URL
 
 
-def policy_path(args: argparse.Namespace) -> Optional[str]:
+def policy_path(args: argparse.Namespace) -> str | None:
     """The policy file from --policy or $MAYTRAIN_POLICY; None for the built-in policy."""
     return args.policy or os.environ.get("MAYTRAIN_POLICY") or None
 
@@ -78,7 +79,7 @@ def open_for(args: argparse.Namespace, *, create: bool = False) -> ConsentStore:
     return open_store(store_url(args), create=create, policy=load_policy(policy_path(args)))
 
 
-def timestamp(value: Optional[str], option: str) -> Optional[Micros]:
+def timestamp(value: str | None, option: str) -> Micros | None:
     """Parse an ISO 8601 option value with a zone; ValidationError names the option."""
     if value is None:
         return None
@@ -88,7 +89,7 @@ def timestamp(value: Optional[str], option: str) -> Optional[Micros]:
         raise ValidationError(option, str(exc)) from None
 
 
-def iso(micros: Optional[Micros]) -> Optional[str]:
+def iso(micros: Micros | None) -> str | None:
     """A timestamp for output (None stays None)."""
     return None if micros is None else format_timestamp(micros)
 

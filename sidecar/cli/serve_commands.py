@@ -15,6 +15,7 @@ import threading
 
 import grpc
 from google.protobuf import json_format
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2

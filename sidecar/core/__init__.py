@@ -3,8 +3,18 @@
 from .decision import decide, decide_batch
 from .errors import InvalidValueError, MaytrainError, PolicyError
 from .index import ConsentIndex
-from .model import (Account, Change, ConsentEntry, Decision, Effect, Erasure, Micros, Reason,
-                    Record, Verdict)
+from .model import (
+                    Account,
+                    Change,
+                    ConsentEntry,
+                    Decision,
+                    Effect,
+                    Erasure,
+                    Micros,
+                    Reason,
+                    Record,
+                    Verdict,
+)
 from .policy import Policy, parse_policy
 
 __all__ = [

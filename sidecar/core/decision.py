@@ -11,7 +11,7 @@ applied per record, so sharing never changes a verdict.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Reason, Record
@@ -38,14 +38,14 @@ class Outcome:
     __slots__ = ("category", "fixed_rule", "threshold", "window_rule", "allow_rule",
                  "account", "user", "note")
 
-    def __init__(self, category: str, *, fixed_rule: int = 0, threshold: Optional[Micros] = None,
+    def __init__(self, category: str, *, fixed_rule: int = 0, threshold: Micros | None = None,
                  window_rule: int = 0, allow_rule: int = 8, account: LevelAnswer = SILENT,
                  user: LevelAnswer = SILENT, note: str = "") -> None:
         self.category, self.fixed_rule, self.threshold = category, fixed_rule, threshold
         self.window_rule, self.allow_rule, self.note = window_rule, allow_rule, note
         self.account, self.user = account, user
 
-    def rule_at(self, collected_at: Optional[Micros]) -> int:
+    def rule_at(self, collected_at: Micros | None) -> int:
         """The rule that decides this category for data collected at `collected_at`."""
         if self.fixed_rule:
             return self.fixed_rule
@@ -63,7 +63,7 @@ class Plan:
 
     __slots__ = ("fixed", "outcomes", "checks", "otherwise")
 
-    def __init__(self, fixed: Optional[Decision] = None, outcomes: tuple[Outcome, ...] = ()):
+    def __init__(self, fixed: Decision | None = None, outcomes: tuple[Outcome, ...] = ()):
         self.fixed, self.outcomes = fixed, outcomes
         if len(outcomes) == 1:
             self._single(outcomes[0])
@@ -92,7 +92,7 @@ class Plan:
                 return denial
         return self.otherwise
 
-    def decide(self, collected_at: Optional[Micros], explain: bool = False) -> Decision:
+    def decide(self, collected_at: Micros | None, explain: bool = False) -> Decision:
         """The decision for data collected at `collected_at` (first denial in table order)."""
         if self.fixed is not None:
             return self.fixed
@@ -100,23 +100,23 @@ class Plan:
         if not explain:
             return decision
         rules = [outcome.rule_at(collected_at) for outcome in self.outcomes]
-        return _explained(decision.rule, [o for o, r in zip(self.outcomes, rules)
+        return _explained(decision.rule, [o for o, r in zip(self.outcomes, rules, strict=True)
                                           if r == decision.rule], collected_at)
 
 
 _FIXED = {rule: Plan(fixed=_PLAIN[rule]) for rule in (1, 2, 3, 4)}
 
 
-def decide(record: Record, index: Optional[ConsentIndex], policy: Policy, now: Micros, *,
-           max_staleness: Optional[float] = None, min_version: int = 0,
+def decide(record: Record, index: ConsentIndex | None, policy: Policy, now: Micros, *,
+           max_staleness: float | None = None, min_version: int = 0,
            explain: bool = False) -> Decision:
     """The verdict and reason for one record; `now` is the caller's clock, in micros."""
     return decide_batch([record], index, policy, now, max_staleness=max_staleness,
                         min_version=min_version, explain=explain)[0]
 
 
-def decide_batch(records: Iterable[Record], index: Optional[ConsentIndex], policy: Policy,
-                 now: Micros, *, max_staleness: Optional[float] = None, min_version: int = 0,
+def decide_batch(records: Iterable[Record], index: ConsentIndex | None, policy: Policy,
+                 now: Micros, *, max_staleness: float | None = None, min_version: int = 0,
                  explain: bool = False) -> list[Decision]:
     """Decisions for many records, in order, all at the index's one consent version."""
     planner = Planner(index, policy, now, explain,
@@ -142,8 +142,8 @@ def decide_batch(records: Iterable[Record], index: Optional[ConsentIndex], polic
     return decisions
 
 
-def stale_cache_problem(index: Optional[ConsentIndex], policy: Policy, now: Micros,
-                        max_staleness: Optional[float], min_version: int) -> str:
+def stale_cache_problem(index: ConsentIndex | None, policy: Policy, now: Micros,
+                        max_staleness: float | None, min_version: int) -> str:
     """Why rule 2 denies every record (no data, too old, behind the demanded version), or ''."""
     if index is None or index.synced_at is None:
         return "the cache holds no consent data yet (never synced, no snapshot)"
@@ -160,7 +160,7 @@ def stale_cache_problem(index: Optional[ConsentIndex], policy: Policy, now: Micr
 class Planner:
     """Makes plans for one batch; remembers each record shape's validity and categories."""
 
-    def __init__(self, index: Optional[ConsentIndex], policy: Policy, now: Micros,
+    def __init__(self, index: ConsentIndex | None, policy: Policy, now: Micros,
                  explain: bool, stale: str) -> None:
         self.index, self.policy, self.now = index, policy, now
         self.explain, self.stale = explain, stale
@@ -265,7 +265,7 @@ def _missing_grant(account: LevelAnswer, user: LevelAnswer, needs_user: bool,
     return f"user {user_id!r} has no grant that applies"
 
 
-def _explained(rule: int, outcomes: list[Outcome], collected_at: Optional[Micros]) -> Decision:
+def _explained(rule: int, outcomes: list[Outcome], collected_at: Micros | None) -> Decision:
     reason = _REASON_OF_RULE[rule]
     parts, ids = [], []
     for outcome in outcomes:
@@ -277,7 +277,7 @@ def _explained(rule: int, outcomes: list[Outcome], collected_at: Optional[Micros
     return Decision(reason, rule, f"rule {rule} {reason.name}: " + "; ".join(parts), tuple(ids))
 
 
-def _level_note(rule: int, outcome: Outcome, collected_at: Optional[Micros]) -> str:
+def _level_note(rule: int, outcome: Outcome, collected_at: Micros | None) -> str:
     return {
         6: "opted out at " + ("account and user level" if outcome.account.opted_out
                               and outcome.user.opted_out else
@@ -292,5 +292,5 @@ def _level_note(rule: int, outcome: Outcome, collected_at: Optional[Micros]) -> 
     }[rule]
 
 
-def _when(micros: Optional[Micros]) -> str:
+def _when(micros: Micros | None) -> str:
     return "" if micros is None else format_timestamp(micros)

@@ -7,8 +7,8 @@ so a reader holding the old one keeps a consistent view while the next is being 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Optional
 
 from .errors import MaytrainError
 from .model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
@@ -26,7 +26,7 @@ class AccountState:
     """Everything the decision needs about one account. `account` is None when the store
     holds entries for an account it does not know (the decision denies such records)."""
 
-    account: Optional[Account]
+    account: Account | None
     account_scopes: tuple[Scope, ...] = ()
     user_scopes: Mapping[str, tuple[Scope, ...]] = field(default_factory=lambda: _NO_USERS)
     erasures: tuple[Erasure, ...] = ()
@@ -44,7 +44,7 @@ class AccountState:
             scopes.extend(user_scopes)
         return [scope.entry for scope in scopes]
 
-    def with_row(self, row: StoreRow) -> "AccountState":
+    def with_row(self, row: StoreRow) -> AccountState:
         """A copy of the state with one row inserted or replaced (matched by id)."""
         if isinstance(row, Account):
             return replace(self, account=row)
@@ -56,7 +56,7 @@ class AccountState:
             return replace(self, erasures=erasures + (row,), erased=True)
         return self._with_entry(row)
 
-    def _with_entry(self, entry: ConsentEntry) -> "AccountState":
+    def _with_entry(self, entry: ConsentEntry) -> AccountState:
         scope = Scope(entry)
         if not entry.user_id:
             return replace(self, account_scopes=_upsert(self.account_scopes, scope))
@@ -80,12 +80,12 @@ class ConsentIndex:
 
     version: int
     accounts: Mapping[str, AccountState]
-    synced_at: Optional[Micros] = None
+    synced_at: Micros | None = None
     entry_count: int = 0
 
     @classmethod
     def build(cls, version: int, rows: Iterable[StoreRow],
-              synced_at: Optional[Micros] = None) -> "ConsentIndex":
+              synced_at: Micros | None = None) -> ConsentIndex:
         """An index holding the given snapshot rows, all of them at `version`."""
         accounts: dict[str, AccountState] = {}
         _apply_rows(accounts, rows)
@@ -95,8 +95,8 @@ class ConsentIndex:
         """The account's state; one with no account for an id the store does not know."""
         return self.accounts.get(account_id, _UNKNOWN)
 
-    def apply(self, changes: Iterable[Change], *, synced_at: Optional[Micros] = None,
-              version: Optional[int] = None) -> "ConsentIndex":
+    def apply(self, changes: Iterable[Change], *, synced_at: Micros | None = None,
+              version: int | None = None) -> ConsentIndex:
         """A new index with the changes (ascending versions above this one) applied.
 
         Changes at or below the index's version are already in it and are skipped, so a
@@ -119,7 +119,7 @@ class ConsentIndex:
         return ConsentIndex(max(last, version or 0), accounts,
                             self.synced_at if synced_at is None else synced_at, entry_count)
 
-    def confirmed(self, synced_at: Micros) -> "ConsentIndex":
+    def confirmed(self, synced_at: Micros) -> ConsentIndex:
         """The same data, known current at `synced_at`."""
         return replace(self, synced_at=synced_at)
 

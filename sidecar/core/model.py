@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional, Union
+from typing import NamedTuple
 
 Micros = int
 """A point in time: microseconds since 1970-01-01T00:00:00Z."""
@@ -60,7 +60,7 @@ class Record(NamedTuple):
     data_category: str = ""
     purpose: str = ""
     user_id: str = ""
-    collected_at: Optional[Micros] = None
+    collected_at: Micros | None = None
     region: str = ""
     derived_from: tuple[str, ...] = ()
     record_id: str = ""
@@ -73,7 +73,7 @@ class Account:
 
     account_id: str
     region: str = ""
-    created_at: Optional[Micros] = None
+    created_at: Micros | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +91,14 @@ class ConsentEntry:
     purpose: str
     effect: Effect
     user_id: str = ""
-    valid_from: Optional[Micros] = None
-    valid_until: Optional[Micros] = None
-    covers_data_from: Optional[Micros] = None
+    valid_from: Micros | None = None
+    valid_until: Micros | None = None
+    covers_data_from: Micros | None = None
     evidence: str = ""
-    recorded_at: Optional[Micros] = None
+    recorded_at: Micros | None = None
     recorded_by: str = ""
     version: int = 0
-    ended_version: Optional[int] = None
+    ended_version: int | None = None
 
     def is_active(self, now: Micros) -> bool:
         """True when the entry counts at `now` (valid_from <= now < valid_until, not ended)."""
@@ -116,12 +116,12 @@ class Erasure:
     erasure_id: str
     account_id: str
     user_id: str = ""
-    requested_at: Optional[Micros] = None
+    requested_at: Micros | None = None
     recorded_by: str = ""
     version: int = 0
 
 
-StoreRow = Union[Account, ConsentEntry, Erasure]
+StoreRow = Account | ConsentEntry | Erasure
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from .errors import PolicyError
 from .model import Micros
@@ -50,7 +50,7 @@ class Policy:
     def __init__(self, *, source: str, version: str, name: str, categories: Taxonomy,
                  purposes: Taxonomy, basis: dict[str, str], user_consent: frozenset[str],
                  derived_from: dict[str, tuple[str, ...]], regions: Regions,
-                 region_rules: tuple[RegionRule, ...], terms_effective: Optional[Micros],
+                 region_rules: tuple[RegionRule, ...], terms_effective: Micros | None,
                  max_staleness_seconds: float) -> None:
         self.source, self.version, self.name = source, version, name
         self.categories, self.purposes = categories, purposes
@@ -60,7 +60,7 @@ class Policy:
         self._basis, self._user_consent, self._derived = basis, user_consent, derived_from
         self._rules: dict[tuple[str, str], CategoryRule] = {}
         self._sources: dict[str, tuple[str, ...]] = {}
-        self._region_codes: dict[str, Optional[str]] = {}
+        self._region_codes: dict[str, str | None] = {}
 
     def is_category(self, key: str) -> bool:
         """True for any declared node of the category tree."""
@@ -70,7 +70,7 @@ class Policy:
         """True for any declared node of the purpose tree."""
         return key in self.purposes
 
-    def normalize_region(self, code: str) -> Optional[str]:
+    def normalize_region(self, code: str) -> str | None:
         """The canonical form of a region code or group name, None when malformed."""
         if code not in self._region_codes:
             self._region_codes[code] = self.regions.normalize(code)
@@ -264,7 +264,7 @@ class _PolicyParser:
         if not isinstance(members, list) or not members:
             raise self.fail(where, "must be a non-empty list of ISO 3166 codes")
         codes = [country_or_subdivision(m) if isinstance(m, str) else None for m in members]
-        for member, code in zip(members, codes):
+        for member, code in zip(members, codes, strict=True):
             if code is None:
                 raise self.fail(where, f"{member!r} is not an ISO 3166 country or subdivision code")
         return [c for c in codes if c]
@@ -276,12 +276,13 @@ class _PolicyParser:
         self._check_keys(rule, _RULE_KEYS, where)
         region = regions.normalize(rule.get("region", "")) if isinstance(rule.get("region"), str) else None
         if region is None:
-            raise self.fail(f"{where}.region", f"{rule.get('region')!r} is not a declared group or ISO 3166 code")
+            raise self.fail(f"{where}.region",
+                            f"{rule.get('region')!r} is not a declared group or ISO 3166 code")
         consent = self._declared(rule.get("consent", []), f"{where}.consent", categories)
         prohibit = self._declared(rule.get("prohibit", []), f"{where}.prohibit", categories)
         return RegionRule(region, tuple(consent), tuple(prohibit))
 
-    def _terms_effective(self) -> Optional[Micros]:
+    def _terms_effective(self) -> Micros | None:
         value = self.data.get("terms_effective")
         if value is None:
             return None

@@ -8,13 +8,13 @@ closed, as scopes do — a record that names only `EU` is bound by the rules of 
 from __future__ import annotations
 
 import re
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _SUBDIVISION = re.compile(r"([A-Z]{2})-[A-Z0-9]{1,3}")
 
 
-def country_or_subdivision(code: str) -> Optional[str]:
+def country_or_subdivision(code: str) -> str | None:
     """The upper-cased code when it is a well-formed country or subdivision, else None."""
     upper = code.upper()
     if _COUNTRY.fullmatch(upper) or _SUBDIVISION.fullmatch(upper):
@@ -33,7 +33,7 @@ class Regions:
     def __init__(self, groups: Mapping[str, frozenset[str]]) -> None:
         self.groups = {name.upper(): frozenset(members) for name, members in groups.items()}
 
-    def normalize(self, code: str) -> Optional[str]:
+    def normalize(self, code: str) -> str | None:
         """The canonical (upper-case) form of a group name or ISO code; None if malformed."""
         upper = code.upper()
         if upper in self.groups:

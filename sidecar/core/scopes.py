@@ -7,7 +7,7 @@ maximal opt-out makes it OPT_OUT, else any maximal grant makes it GRANT.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from .model import ConsentEntry, Effect, Micros
 
@@ -33,9 +33,9 @@ class Scope:
         ended = entry.ended_version is not None
         self.ends = _NEVER if ended else (_FOREVER if entry.valid_until is None else entry.valid_until)
         self.covers_from = _covers_from(entry)
-        self._alone: Optional[LevelAnswer] = None
+        self._alone: LevelAnswer | None = None
 
-    def alone(self) -> "LevelAnswer":
+    def alone(self) -> LevelAnswer:
         """The level's answer when this is its only applicable entry (made once, shared)."""
         if self._alone is None:
             self._alone = (LevelAnswer(False, True, (self,), self.covers_from) if self.is_grant
@@ -50,7 +50,7 @@ class Scope:
         return (_overlaps(self.category, self.category_dot, category)
                 and _overlaps(self.purpose, self.purpose_dot, purpose))
 
-    def dominates(self, other: "Scope") -> bool:
+    def dominates(self, other: Scope) -> bool:
         """At least as specific on both axes and strictly more specific on one."""
         cd, pd = self.category_depth, self.purpose_depth
         ocd, opd = other.category_depth, other.purpose_depth
@@ -61,7 +61,7 @@ def _overlaps(scope: str, scope_dot: str, key: str) -> bool:
     return key == scope or key.startswith(scope_dot) or scope.startswith(key + ".")
 
 
-def _covers_from(entry: ConsentEntry) -> Optional[Micros]:
+def _covers_from(entry: ConsentEntry) -> Micros | None:
     """Data a grant covers starts at covers_data_from, else valid_from (not retroactive)."""
     if entry.covers_data_from is not None:
         return entry.covers_data_from
@@ -76,7 +76,7 @@ class LevelAnswer:
     __slots__ = ("opted_out", "granted", "deciding", "covers_from")
 
     def __init__(self, opted_out: bool, granted: bool, deciding: tuple[Scope, ...],
-                 covers_from: Optional[Micros]) -> None:
+                 covers_from: Micros | None) -> None:
         self.opted_out, self.granted = opted_out, granted
         self.deciding, self.covers_from = deciding, covers_from
 
@@ -107,7 +107,7 @@ def answer(scopes: Sequence[Scope], category: str, purpose: str, now: Micros) ->
     return LevelAnswer(False, True, tuple(maximal), _standing_cover(applicable))
 
 
-def _standing_cover(applicable: list[Scope]) -> Optional[Micros]:
+def _standing_cover(applicable: list[Scope]) -> Micros | None:
     """Earliest data covered by a standing grant: one strictly more specific than every
     applicable opt-out, since an equal or incomparable opt-out beats a grant."""
     opt_outs = [s for s in applicable if not s.is_grant]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 _KEY = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
 

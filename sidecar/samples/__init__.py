@@ -7,7 +7,6 @@ that already holds every sample row does nothing; a store holding only some refu
 from __future__ import annotations
 
 from importlib import resources
-from typing import Optional
 
 from ..store import ConsentStore, ValidationError, WriteResult
 from ..store.imports import ImportBatch, import_batch, parse_lines
@@ -26,14 +25,14 @@ def sample_batch() -> ImportBatch:
     return parse_lines(sample_text().splitlines())
 
 
-def load_sample(store: ConsentStore, *, actor: str) -> Optional[WriteResult]:
+def load_sample(store: ConsentStore, *, actor: str) -> WriteResult | None:
     """Import the sample; None when the store already holds it (nothing written)."""
     batch = sample_batch()
     present = [_present(store, request) for request in batch.requests]
     if all(present):
         return None
     if any(present):
-        first = next(r for r, p in zip(batch.requests, present) if p)
+        first = next(r for r, p in zip(batch.requests, present, strict=True) if p)
         raise ValidationError("", f"the store holds some sample rows (e.g. {_id(first)!r}) but "
                                   "not all; the sample was not loaded")
     return import_batch(store, batch, actor=actor)

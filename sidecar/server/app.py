@@ -13,19 +13,20 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
-from typing import Optional
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
+from ..clock import wall_clock
 from ..core.policy import Policy
 from ..settings import ServeSettings, mask_url
 from ..snapshot_file import read_snapshot, write_snapshot
 from ..store import open_store
 from ..store.urls import opener_for
-from ..sync import StoreFollower, wall_clock
+from ..sync import StoreFollower
 from .listeners import bind, open_unix_socket, server_options
 from .service import SERVICE_NAME, ConsentCheckService
 
@@ -94,7 +95,7 @@ class Sidecar:
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         return server
 
-    def _health_server(self) -> Optional[grpc.Server]:
+    def _health_server(self) -> grpc.Server | None:
         if not self.settings.health_listen:
             return None
         server = self._new_server(workers=4)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 from maytrain.v1 import consent_pb2 as pb
 
@@ -28,7 +28,7 @@ def records_from_proto(messages: Iterable[pb.Record], default_purpose: str) -> l
     for m in messages:
         stamp = m.collected_at
         seconds, nanos = stamp.seconds, stamp.nanos
-        collected_at: Optional[Micros] = None
+        collected_at: Micros | None = None
         problem = ""
         if seconds or nanos or m.HasField("collected_at"):
             if _MIN_SECONDS <= seconds <= _MAX_SECONDS and 0 <= nanos < 1_000_000_000:
@@ -52,7 +52,7 @@ def decision_to_proto(record: Record, decision: Decision) -> pb.Decision:
 def add_decisions(target, records: list[Record], decisions: list[Decision]) -> None:
     """Append wire decisions to a repeated field, in the records' order."""
     add = target.add  # setting fields one by one is faster than add(**fields) in upb
-    for record, decision in zip(records, decisions):
+    for record, decision in zip(records, decisions, strict=True):
         wire = add()
         wire.record_id = record.record_id
         wire.verdict, wire.reason = WIRE[decision.reason]

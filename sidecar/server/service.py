@@ -12,11 +12,12 @@ import functools
 import logging
 import queue
 import threading
-from typing import Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
@@ -57,7 +58,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
     """The servicer; holds no state of its own beyond what it is given."""
 
     def __init__(self, follower: StoreFollower, policy: Policy, clock: Callable[[], Micros], *,
-                 store_url: str, max_staleness: Optional[float], max_batch: int,
+                 store_url: str, max_staleness: float | None, max_batch: int,
                  stopping: threading.Event) -> None:
         self.follower, self.policy, self.clock = follower, policy, clock
         self.store = mask_url(store_url)
@@ -136,7 +137,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         response.consent_version, response.policy_version = _versions(index, self.policy)
         add_decisions(response.decisions, records, decisions)
 
-    def _index_for(self, min_version: int, context: grpc.ServicerContext) -> Optional[ConsentIndex]:
+    def _index_for(self, min_version: int, context: grpc.ServicerContext) -> ConsentIndex | None:
         """The current index, after waiting (within the deadline) for `min_version`."""
         index = self.follower.index
         if min_version and (index is None or index.version < min_version):
@@ -146,12 +147,12 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
             index = self.follower.wait_for_version(min_version, budget)
         return index
 
-    def _versions(self, index: Optional[ConsentIndex]) -> dict:
+    def _versions(self, index: ConsentIndex | None) -> dict:
         consent_version, policy_version = _versions(index, self.policy)
         return {"consent_version": consent_version, "policy_version": policy_version}
 
 
-def _versions(index: Optional[ConsentIndex], policy: Policy) -> tuple[int, str]:
+def _versions(index: ConsentIndex | None, policy: Policy) -> tuple[int, str]:
     return (0 if index is None else index.version), policy.version
 
 

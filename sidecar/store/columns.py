@@ -8,7 +8,8 @@ change log holds the same values as the row's own table, under the same column n
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from ..core.model import Account, ConsentEntry, Effect, Erasure, StoreRow
 
@@ -31,7 +32,7 @@ FEED_COLUMNS = ("version, kind, id, account_id, user_id, region, created, catego
                 "recorded_by, row_version, ended_version, requested_at")
 
 
-def _null(value: str) -> Optional[str]:
+def _null(value: str) -> str | None:
     return value or None
 
 

@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..core.errors import MaytrainError
 
 
@@ -25,12 +23,12 @@ class StoreUnavailableError(StoreError):
 class ValidationError(StoreError):
     """Bad write input; names the field (and the import line) and what to fix."""
 
-    def __init__(self, field: str, problem: str, *, line: Optional[int] = None) -> None:
+    def __init__(self, field: str, problem: str, *, line: int | None = None) -> None:
         self.field, self.problem, self.line = field, problem, line
         where = f"line {line}: " if line is not None else ""
         super().__init__(f"{where}{field}: {problem}" if field else f"{where}{problem}")
 
-    def at_line(self, line: int) -> "ValidationError":
+    def at_line(self, line: int) -> ValidationError:
         """The same error, located at a line of an import file."""
         return ValidationError(self.field, self.problem, line=line)
 

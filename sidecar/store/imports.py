@@ -15,9 +15,9 @@ import is written all or nothing; an error names the line and the field.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Union
 
 from ..core.errors import InvalidValueError
 from ..core.model import Effect, Micros
@@ -97,7 +97,7 @@ def _request(kind: str, obj: dict[str, str]) -> WriteRequest:
 _PARSED: dict[str, Micros] = {}
 
 
-def _time(obj: dict[str, str], key: str) -> Optional[Micros]:
+def _time(obj: dict[str, str], key: str) -> Micros | None:
     value = obj.get(key)
     if value is None:
         return None
@@ -113,7 +113,7 @@ def _time(obj: dict[str, str], key: str) -> Optional[Micros]:
     return parsed
 
 
-def read_import(path: Union[str, Path]) -> ImportBatch:
+def read_import(path: str | Path) -> ImportBatch:
     """Parse an import file; ValidationError when it cannot be read or a line is bad."""
     try:
         with open(path, encoding="utf-8") as handle:

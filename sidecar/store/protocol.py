@@ -14,8 +14,10 @@ the follower waits on it instead of sleeping between polls when the reader has i
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import ContextManager, Iterable, Optional, Protocol, Sequence
+from typing import Protocol
 
 from ..core.model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
 from .requests import ConsentRequest, WriteRequest
@@ -69,10 +71,10 @@ class WriteTransaction(Protocol):
     def existing_ids(self, kind: str, row_ids: Iterable[str]) -> set[str]:
         """The given consent or erasure ids that the store already holds."""
 
-    def account(self, account_id: str) -> Optional[Account]:
+    def account(self, account_id: str) -> Account | None:
         """The account as it stands in this transaction."""
 
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+    def consent(self, entry_id: str) -> ConsentEntry | None:
         """The consent entry as it stands in this transaction."""
 
     def insert(self, changes: Sequence[Change], now: Micros, actor: str) -> None:
@@ -116,22 +118,22 @@ class PushingReader(ConsentReader, Protocol):
 class ConsentStore(ConsentReader, Protocol):
     """What every consent store backend offers (see sidecar.store.sqlite.SqliteStore)."""
 
-    migration: Optional[MigrationResult]
+    migration: MigrationResult | None
     """What opening with create=True did to the schema (None when opened without create)."""
 
     def migrate(self) -> MigrationResult:
         """Create or migrate the schema (only versioned, additive migrations)."""
 
-    def account(self, account_id: str) -> Optional[Account]:
+    def account(self, account_id: str) -> Account | None:
         """One account, or None."""
 
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+    def consent(self, entry_id: str) -> ConsentEntry | None:
         """One consent entry, or None."""
 
-    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+    def erasure(self, erasure_id: str) -> Erasure | None:
         """One erasure, or None."""
 
-    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+    def consents(self, account_id: str, user_id: str | None = None) -> list[ConsentEntry]:
         """An account's entries, oldest first: every level (None), account level (''), a user's."""
 
     def erasures(self, account_id: str) -> list[Erasure]:
@@ -146,7 +148,7 @@ class ConsentStore(ConsentReader, Protocol):
     def record_consent(self, request: ConsentRequest, *, actor: str) -> WriteResult:
         """Record a grant or an opt-out."""
 
-    def withdraw(self, entry_id: str, *, at: Optional[Micros] = None,
+    def withdraw(self, entry_id: str, *, at: Micros | None = None,
                  actor: str) -> WriteResult:
         """End an entry at `at`, or from this write's version when no time is given."""
 
@@ -155,13 +157,13 @@ class ConsentStore(ConsentReader, Protocol):
         """Record an erasure of the account or of one of its users."""
 
     def write(self, requests: Sequence[WriteRequest], *, actor: str,
-              lines: Optional[Sequence[int]] = None) -> WriteResult:
+              lines: Sequence[int] | None = None) -> WriteResult:
         """Apply many add/grant/opt-out/erasure requests, all or nothing (imports)."""
 
-    def begin_write(self, count: int) -> ContextManager[WriteTransaction]:
+    def begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
         """Open a write transaction that owns `count` new consecutive versions."""
 
-    def __enter__(self) -> "ConsentStore":
+    def __enter__(self) -> ConsentStore:
         """Use as a context manager; closes on exit."""
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,7 @@ problem (by position) is raised, so an import error names the first bad line.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from .errors import ValidationError
 from .protocol import WriteTransaction
@@ -50,7 +50,7 @@ class _Batch:
 
 
 def check_references(tx: WriteTransaction, requests: Sequence[WriteRequest],
-                     lines: Optional[Sequence[int]] = None) -> None:
+                     lines: Sequence[int] | None = None) -> None:
     """Raise ValidationError for the first request that names what is not there, or is there."""
     batch = _Batch()
     batch.scan(requests)

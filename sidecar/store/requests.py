@@ -7,8 +7,7 @@ A request holds what a writer asked for; `check_request` refuses a malformed one
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Optional, Union
+from datetime import UTC, datetime
 
 from ..core.model import Effect, Micros
 from ..core.policy import Policy
@@ -17,8 +16,8 @@ from ..core.validation import id_problem
 from .errors import ValidationError
 
 MAX_EVIDENCE_LENGTH = 4096
-_MIN_TIME = to_micros(datetime.min.replace(tzinfo=timezone.utc))
-_MAX_TIME = to_micros(datetime.max.replace(tzinfo=timezone.utc))
+_MIN_TIME = to_micros(datetime.min.replace(tzinfo=UTC))
+_MAX_TIME = to_micros(datetime.max.replace(tzinfo=UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +37,9 @@ class ConsentRequest:
     purpose: str
     effect: Effect
     user_id: str = ""
-    valid_from: Optional[Micros] = None
-    valid_until: Optional[Micros] = None
-    covers_data_from: Optional[Micros] = None
+    valid_from: Micros | None = None
+    valid_until: Micros | None = None
+    covers_data_from: Micros | None = None
     evidence: str = ""
     entry_id: str = ""
 
@@ -54,7 +53,7 @@ class ErasureRequest:
     erasure_id: str = ""
 
 
-WriteRequest = Union[AccountRequest, ConsentRequest, ErasureRequest]
+WriteRequest = AccountRequest | ConsentRequest | ErasureRequest
 
 
 def check_id(field: str, value: object, *, required: bool = True) -> None:

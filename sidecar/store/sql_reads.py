@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from ..core.model import Account, Change, ConsentEntry, Erasure, StoreRow
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
@@ -62,19 +62,19 @@ class SqlReads:
                                  f"ORDER BY version LIMIT {p}", (version, limit)).fetchall()
         return [Change(values[0], row_from_feed(values)) for values in found]
 
-    def account(self, account_id: str) -> Optional[Account]:
+    def account(self, account_id: str) -> Account | None:
         """One account, or None."""
         return self._one("account", account_id)
 
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+    def consent(self, entry_id: str) -> ConsentEntry | None:
         """One consent entry, or None."""
         return self._one("consent", entry_id)
 
-    def erasure(self, erasure_id: str) -> Optional[Erasure]:
+    def erasure(self, erasure_id: str) -> Erasure | None:
         """One erasure, or None."""
         return self._one("erasure", erasure_id)
 
-    def consents(self, account_id: str, user_id: Optional[str] = None) -> list[ConsentEntry]:
+    def consents(self, account_id: str, user_id: str | None = None) -> list[ConsentEntry]:
         """The account's entries, oldest first: all (None), account level (''), or a user's."""
         p, same = self.dialect.param, self.dialect.same
         with self._query() as conn:
@@ -89,7 +89,7 @@ class SqlReads:
             return self._select(conn, "erasure", f"WHERE account_id = {self.dialect.param}",
                                 (account_id,))
 
-    def _one(self, kind: str, row_id: str) -> Optional[StoreRow]:
+    def _one(self, kind: str, row_id: str) -> StoreRow | None:
         with self._query() as conn:
             found = self._select(conn, kind, f"WHERE id = {self.dialect.param}", (row_id,))
         return found[0] if found else None

@@ -9,7 +9,8 @@ opener per scheme.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import StoreError
 from .protocol import ConsentStore

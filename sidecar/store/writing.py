@@ -8,33 +8,37 @@ refused write leaves the store and its version unchanged.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace
-from typing import Callable, ContextManager, Optional, Self, Sequence
+from typing import Self
 
+from ..clock import Clock, wall_clock
 from ..core.model import Change, ConsentEntry, Micros
 from ..core.policy import Policy
 from ..policy_files import load_policy
 from .errors import NotFoundError, ValidationError
 from .protocol import WriteResult, WriteTransaction
 from .references import check_references
-from .requests import (AccountRequest, ConsentRequest, ErasureRequest, WriteRequest,
-                       check_id, check_request, check_time, normalize_region)
+from .requests import (
+    AccountRequest,
+    ConsentRequest,
+    ErasureRequest,
+    WriteRequest,
+    check_id,
+    check_request,
+    check_time,
+    normalize_region,
+)
 from .rows import build_row
 
-Clock = Callable[[], Micros]
 WRITE_SLICE = 20_000
-
-
-def wall_clock() -> Micros:
-    """The writer's clock, in microseconds since the epoch."""
-    return time.time_ns() // 1000
 
 
 class WritingStore:
     """Mixin with the public write operations, on top of a backend's `begin_write`."""
 
-    def __init__(self, policy: Optional[Policy] = None, clock: Optional[Clock] = None) -> None:
+    def __init__(self, policy: Policy | None = None, clock: Clock | None = None) -> None:
         self._policy = policy
         self._clock = clock or wall_clock
 
@@ -45,7 +49,7 @@ class WritingStore:
             self._policy = load_policy()
         return self._policy
 
-    def begin_write(self, count: int) -> ContextManager[WriteTransaction]:
+    def begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
         """Backends open a write transaction owning `count` new versions."""
         raise NotImplementedError
 
@@ -73,7 +77,7 @@ class WritingStore:
         return self.write([ErasureRequest(account_id, user_id)], actor=actor)
 
     def write(self, requests: Sequence[WriteRequest], *, actor: str,
-              lines: Optional[Sequence[int]] = None) -> WriteResult:
+              lines: Sequence[int] | None = None) -> WriteResult:
         """Write many requests all or nothing, one version each, in the given order."""
         if not requests:
             raise ValidationError("", "nothing to write")
@@ -103,7 +107,7 @@ class WritingStore:
             tx.update(change, now, actor)
         return WriteResult(change.version, change.row)
 
-    def withdraw(self, entry_id: str, *, at: Optional[Micros] = None,
+    def withdraw(self, entry_id: str, *, at: Micros | None = None,
                  actor: str) -> WriteResult:
         """End an entry at `at`, or, without a time, from this write's own version."""
         check_id("consent", entry_id)
@@ -122,7 +126,7 @@ class WritingStore:
 
 
 def _checked(requests: Sequence[WriteRequest], policy: Policy, now: Micros,
-             lines: Optional[Sequence[int]]) -> list[WriteRequest]:
+             lines: Sequence[int] | None) -> list[WriteRequest]:
     checked = []
     for i, request in enumerate(requests):
         try:
@@ -132,7 +136,7 @@ def _checked(requests: Sequence[WriteRequest], policy: Policy, now: Micros,
     return checked
 
 
-def _check_withdrawable(entry: ConsentEntry, at: Optional[Micros]) -> None:
+def _check_withdrawable(entry: ConsentEntry, at: Micros | None) -> None:
     if entry.ended_version is not None:
         raise ValidationError("consent", f"{entry.entry_id!r} was already withdrawn "
                                          f"at consent version {entry.ended_version}")

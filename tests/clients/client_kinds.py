@@ -4,8 +4,9 @@ socket — and AsyncConsentClient behind the sync client's interface, so one bod
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Iterator, Optional
+from typing import Any
 
 from maytrain.client import AsyncConsentClient, ConsentClient
 
@@ -24,7 +25,7 @@ def make_client(transport: str, target: str, **options: Any) -> Any:
 class AsyncBridge:
     """Runs an AsyncConsentClient on its own event loop; methods block like ConsentClient's."""
 
-    def __init__(self, target: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, target: str | None = None, **options: Any) -> None:
         self._runner = asyncio.Runner()
         self._client = self._runner.run(_open(target, options))
         self.config = self._client.config
@@ -51,14 +52,14 @@ class AsyncBridge:
         self._runner.run(self._client.close())
         self._runner.close()
 
-    def __enter__(self) -> "AsyncBridge":
+    def __enter__(self) -> AsyncBridge:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-async def _open(target: Optional[str], options: dict) -> AsyncConsentClient:
+async def _open(target: str | None, options: dict) -> AsyncConsentClient:
     return AsyncConsentClient(target, **options)  # grpc.aio binds to the running loop
 
 

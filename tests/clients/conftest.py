@@ -8,11 +8,11 @@ import importlib
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from client_kinds import EXAMPLES, KIND_IDS, KINDS, make_client
 from running_sidecar import Launcher, RunningSidecar
 

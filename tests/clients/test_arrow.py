@@ -7,16 +7,16 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.feather as feather
 import pytest
-from maytrain.client import ConsentClient
-from maytrain.client.arrow import decide_arrow, filter_arrow, records_from_arrow
-
 from client_kinds import EXAMPLES
 from sample_cases import expected_reasons, mixed
+
+from maytrain.client import ConsentClient
+from maytrain.client.arrow import decide_arrow, filter_arrow, records_from_arrow
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_collected_at_may_be_any_arrow_time_or_iso_text(client, times) -> None:
 
 
 def test_times_keep_their_instant_through_arrow() -> None:
-    times = pa.array([datetime(2023, 7, 27, 1, 30, tzinfo=timezone.utc)],
+    times = pa.array([datetime(2023, 7, 27, 1, 30, tzinfo=UTC)],
                      pa.timestamp("us", "Asia/Tokyo"))
     (record,) = records_from_arrow(pa.table({"collected_at": times}))
     assert record.collected_at.ToJsonString() == "2023-07-27T01:30:00Z"

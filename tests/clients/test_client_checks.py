@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from sample_cases import ALLOWED, BY_REASON, expected_reasons, mixed
+
 from maytrain.client import Decision, Reason, Record, Verdict
 from maytrain.v1 import consent_pb2
-
-from sample_cases import ALLOWED, BY_REASON, expected_reasons, mixed
 
 
 @pytest.mark.parametrize("reason", list(BY_REASON), ids=str)
@@ -30,7 +30,7 @@ def test_a_decision_is_a_frozen_dataclass_that_echoes_the_record_id(client) -> N
 
 def test_dicts_dataclasses_and_protobuf_records_are_decided_alike(client) -> None:
     fields = {k: v for k, v in ALLOWED.items() if k != "collected_at"}
-    as_dataclass = Record(**fields, collected_at=datetime(2025, 6, 1, tzinfo=timezone.utc))
+    as_dataclass = Record(**fields, collected_at=datetime(2025, 6, 1, tzinfo=UTC))
     as_message = consent_pb2.Record(**fields)
     as_message.collected_at.FromJsonString("2025-06-01T00:00:00Z")
     with_payload = {**ALLOWED, "text": "a payload the client ignores", "tokens": [1, 2]}
@@ -48,7 +48,7 @@ def test_collected_at_may_be_a_datetime_or_an_iso_string(client, collected_at) -
 
 
 def test_a_collected_at_the_terms_do_not_cover_is_denied_whatever_its_form(client) -> None:
-    before_terms = datetime(2023, 7, 26, 23, 59, tzinfo=timezone.utc)
+    before_terms = datetime(2023, 7, 26, 23, 59, tzinfo=UTC)
     for value in (before_terms, before_terms.isoformat()):
         assert client.check({**ALLOWED, "collected_at": value}).reason == "DENIED_OUTSIDE_WINDOW"
 

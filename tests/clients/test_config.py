@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from maytrain.client import DEFAULT_TARGET, ClientConfig, ConsentClient, RetryPolicy
 from maytrain.client._config import channel_options, make_config, service_config
 

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from maytrain.client import (Reason, RequestRejected, RetryPolicy, SidecarUnavailable,
-                             Verdict, read_manifest)
-
 from counting_server import CountingServer
 from running_sidecar import free_port
 from sample_cases import ALLOWED, mixed
 
+from maytrain.client import (
+    Reason,
+    RequestRejected,
+    RetryPolicy,
+    SidecarUnavailable,
+    Verdict,
+    read_manifest,
+)
 
 QUICK = {"timeout": 0.3, "retry": RetryPolicy(max_attempts=2, initial_backoff=0.01,
                                               max_backoff=0.01)}

@@ -8,16 +8,16 @@ import logging
 import threading
 
 import pytest
-from maytrain.client import AsyncConsentClient, LineageWriter, Reason, read_manifest
-
 from client_kinds import AsyncBridge, make_client
 from running_sidecar import Launcher, free_port
 from sample_cases import ALLOWED, DENIED, expected_reasons, mixed
 
+from maytrain.client import AsyncConsentClient, LineageWriter, Reason, read_manifest
+
 
 def allowed_ids(records: list[dict]) -> list[str]:
     """The ids of the records of mixed() that the sample data allows, in order."""
-    return [r["record_id"] for r, reason in zip(records, expected_reasons(records))
+    return [r["record_id"] for r, reason in zip(records, expected_reasons(records), strict=True)
             if reason.startswith("ALLOWED")]
 
 

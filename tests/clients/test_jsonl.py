@@ -9,11 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from maytrain.client import ConsentClient, read_manifest
-from maytrain.client.jsonl import filter_jsonl, manifest_path
-
 from client_kinds import EXAMPLES
 from sample_cases import expected_reasons, mixed
+
+from maytrain.client import ConsentClient, read_manifest
+from maytrain.client.jsonl import filter_jsonl, manifest_path
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_allowed_lines_are_copied_unchanged_and_every_record_is_in_the_manifest(
     summary = filter_jsonl(client, tmp_path / "in.jsonl", tmp_path / "out.jsonl",
                            manifest=tmp_path / "out.manifest.jsonl")
     reasons = expected_reasons(records)
-    kept = [line for line, reason in zip(lines, reasons) if reason.startswith("ALLOWED")]
+    kept = [line for line, reason in zip(lines, reasons, strict=True) if reason.startswith("ALLOWED")]
     assert (tmp_path / "out.jsonl").read_text() == "".join(kept)
     assert [e["reason"] for e in read_manifest(tmp_path / "out.manifest.jsonl")] == reasons
     assert (summary.total, summary.allowed, summary.denied) == (100, len(kept), 100 - len(kept))

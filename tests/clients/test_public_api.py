@@ -10,8 +10,9 @@ import zipfile
 from pathlib import Path
 from types import ModuleType
 
-import maytrain.client
 import pytest
+
+import maytrain.client
 
 CLIENT_PROJECT = Path(__file__).resolve().parents[2] / "clients" / "python"
 

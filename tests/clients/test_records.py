@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+
 from maytrain.client import Decision, InvalidRecordError, Reason, Record, Verdict
 from maytrain.client._decisions import answer_problem, from_wire
 from maytrain.client._records import INVALID_TIME, to_proto
@@ -56,7 +57,7 @@ def test_a_record_dataclass_is_keyword_only_and_frozen() -> None:
 
 def test_a_naive_datetime_is_taken_as_utc() -> None:
     naive = to_proto({"collected_at": datetime(2025, 6, 1, 12, 30, 0, 250)})
-    aware = to_proto({"collected_at": datetime(2025, 6, 1, 12, 30, 0, 250, tzinfo=timezone.utc)})
+    aware = to_proto({"collected_at": datetime(2025, 6, 1, 12, 30, 0, 250, tzinfo=UTC)})
     assert naive.collected_at == aware.collected_at
     assert naive.collected_at.ToJsonString() == "2025-06-01T12:30:00.000250Z"
 
@@ -87,7 +88,7 @@ def test_enum_numbers_the_client_does_not_know_read_as_unspecified() -> None:
 
 
 def test_every_wire_reason_has_a_client_reason() -> None:
-    names = {name.removeprefix("REASON_") for name in consent_pb2.Reason.keys()}
+    names = {name.removeprefix("REASON_") for name in consent_pb2.Reason}
     assert names == {reason.value for reason in Reason}
 
 

@@ -7,12 +7,12 @@ import threading
 import time
 
 import pytest
-from maytrain.client import Reason, RetryPolicy
-
 from client_kinds import make_client
 from counting_server import VERSION, CountingServer
 from running_sidecar import Launcher, free_port
 from sample_cases import ALLOWED, mixed
+
+from maytrain.client import Reason, RetryPolicy
 
 
 @pytest.fixture

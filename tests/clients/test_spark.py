@@ -7,11 +7,15 @@ import os
 from collections import defaultdict
 
 import pyarrow as pa
-from maytrain.client import ConsentClient
-from maytrain.client.spark import (DECISION_COLUMNS, decide_dataframe, executor_client,
-                                   filter_dataframe)
-
 from sample_cases import expected_reasons, mixed
+
+from maytrain.client import ConsentClient
+from maytrain.client.spark import (
+    DECISION_COLUMNS,
+    decide_dataframe,
+    executor_client,
+    filter_dataframe,
+)
 
 
 def frame_of(spark, records: list[dict], partitions: int = 4):
@@ -32,7 +36,7 @@ def test_decide_dataframe_adds_each_rows_decision(spark, sidecar) -> None:
     records = mixed(900)
     decided = decide_dataframe(frame_of(spark, records), sidecar.uds).collect()
     by_id = {row["record_id"]: row for row in decided}
-    expected = dict(zip((r["record_id"] for r in records), expected_reasons(records)))
+    expected = dict(zip((r["record_id"] for r in records), expected_reasons(records), strict=True))
     assert {rid: row["maytrain_reason"] for rid, row in by_id.items()} == expected
     assert all(row["maytrain_allowed"] == row["maytrain_reason"].startswith("ALLOWED")
                for row in decided)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from hypothesis import strategies as st
 
-from sidecar.core import (Account, ConsentEntry, ConsentIndex, Decision, Effect, Erasure,
-                          Record, decide_batch)
+from sidecar.core import (
+    Account,
+    ConsentEntry,
+    ConsentIndex,
+    Decision,
+    Effect,
+    Erasure,
+    Record,
+    decide_batch,
+)
 from sidecar.core.times import parse_timestamp
 from sidecar.policy_files import load_policy
 
@@ -36,7 +43,7 @@ maybe_time = st.none() | times
 
 
 @st.composite
-def entries(draw, effect: Optional[Effect] = None) -> ConsentEntry:
+def entries(draw, effect: Effect | None = None) -> ConsentEntry:
     """A consent entry on a few accounts and users, with any scope and window; one in three
     is a plain standing account grant, so that consent is often given."""
     entry_id = f"e{draw(st.integers(0, 10**9))}"
@@ -77,7 +84,7 @@ class Scenario:
     accounts: list
     entries: list
     erasures: list
-    cache_age: Optional[int]
+    cache_age: int | None
     records: list
 
     def decide(self, entries=None, erasures=None, records=None) -> list[Decision]:

@@ -6,10 +6,19 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from sidecar.core import (Account, ConsentEntry, ConsentIndex, Effect, Erasure, Policy, Reason,
-                          Record, parse_policy)
+from sidecar.core import (
+    Account,
+    ConsentEntry,
+    ConsentIndex,
+    Effect,
+    Erasure,
+    Policy,
+    Reason,
+    Record,
+    parse_policy,
+)
 from sidecar.core.times import to_micros
 from sidecar.policy_files import load_policy
 
@@ -27,7 +36,7 @@ class Case:
     record: Record
     expect: Reason
     policy: Policy
-    index: Optional[ConsentIndex]
+    index: ConsentIndex | None
     now: int
     min_version: int
 
@@ -36,11 +45,11 @@ class Case:
         return f"{self.file}::{self.name}"
 
 
-def micros(value: Any) -> Optional[int]:
+def micros(value: Any) -> int | None:
     return to_micros(value) if isinstance(value, datetime) else None
 
 
-def load_case_policy(name: Optional[str]) -> Policy:
+def load_case_policy(name: str | None) -> Policy:
     if not name:
         return load_policy()
     path = CASES / "policies" / name

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from decision_cases import Case, all_cases
+
 from sidecar.core import Reason, decide, decide_batch
 
 CASES = all_cases()

@@ -3,10 +3,10 @@ and every verdict carries a reason of its own kind. The generators reach every r
 
 from __future__ import annotations
 
+from consent_strategies import LEAVES, Scenario, entries, erasures, scenarios
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from consent_strategies import LEAVES, Scenario, entries, erasures, scenarios
 from sidecar.core import Effect, Reason, Verdict
 
 RULES = {
@@ -20,7 +20,7 @@ RULES = {
 
 
 def never_newly_allowed(before, after) -> None:
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         event(old.reason.name)
         assert old.allowed or not new.allowed, (old, new)
 
@@ -46,7 +46,7 @@ def test_removing_a_grant_never_turns_a_deny_into_an_allow(s: Scenario, data) ->
 
 @given(scenarios(), entries(Effect.GRANT))
 def test_adding_a_grant_never_turns_an_allow_into_a_deny(s: Scenario, grant) -> None:
-    for old, new in zip(s.decide(), s.decide(entries=s.entries + [grant])):
+    for old, new in zip(s.decide(), s.decide(entries=s.entries + [grant]), strict=True):
         event(old.reason.name)
         assert new.allowed or not old.allowed, (old, new)
 
@@ -55,7 +55,7 @@ def test_adding_a_grant_never_turns_an_allow_into_a_deny(s: Scenario, grant) -> 
 def test_a_derived_record_is_never_allowed_when_its_source_is_denied(s: Scenario, source) -> None:
     derived = [r._replace(derived_from=r.derived_from + (source,)) for r in s.records]
     alone = [r._replace(data_category=source, derived_from=()) for r in s.records]
-    for with_source, source_alone in zip(s.decide(records=derived), s.decide(records=alone)):
+    for with_source, source_alone in zip(s.decide(records=derived), s.decide(records=alone), strict=True):
         event(with_source.reason.name)
         assert source_alone.allowed or not with_source.allowed
 

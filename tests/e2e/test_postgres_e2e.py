@@ -8,19 +8,18 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import psycopg
-from maytrain.v1 import consent_check_service_pb2 as pb
-from maytrain.v1 import consent_pb2 as R
+from postgres_support import database_outage, dbname_of, server_url, temporary_database, unique_name
 from psycopg import sql
-
-from postgres_support import (database_outage, dbname_of, server_url, temporary_database,
-                              unique_name)
 from running_sidecar import NOT_SERVING, SERVICE, SERVING, Launcher, RunningSidecar, maytrain
 from test_sidecar_e2e import REASONS
+
+from maytrain.v1 import consent_check_service_pb2 as pb
+from maytrain.v1 import consent_pb2 as R
 
 SECRET = "e2e-" + secrets.token_hex(8)
 TERMS = REASONS[R.REASON_ALLOWED_BY_TERMS]          # sample-terms, service_generated

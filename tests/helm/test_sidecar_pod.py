@@ -4,7 +4,6 @@ the policy, and the start/stop order of sidecar and worker."""
 from __future__ import annotations
 
 import pytest
-
 from chart_render import (
     LIVENESS_SERVICE,
     READINESS_SERVICE,
@@ -36,7 +35,8 @@ def scenario_pod(request, render, yaml):
 
 @pytest.mark.parametrize(
     ("probe", "service"),
-    [("readinessProbe", READINESS_SERVICE), ("livenessProbe", LIVENESS_SERVICE), ("startupProbe", LIVENESS_SERVICE)],
+    [("readinessProbe", READINESS_SERVICE), ("livenessProbe", LIVENESS_SERVICE),
+     ("startupProbe", LIVENESS_SERVICE)],
 )
 def test_sidecar_probes_are_native_grpc_health_checks_on_the_health_port(scenario_pod, probe, service):
     sidecar = containers(scenario_pod)[SIDECAR]
@@ -64,7 +64,8 @@ def test_health_port_value_moves_listener_port_and_probes_together(render):
 
 
 def test_pod_ip_listener_is_opt_in(render):
-    sidecar = containers(render({"sidecar": {"podIPListener": {"enabled": True, "port": 50052}}}).pod())[SIDECAR]
+    values = {"sidecar": {"podIPListener": {"enabled": True, "port": 50052}}}
+    sidecar = containers(render(values).pod())[SIDECAR]
 
     assert "0.0.0.0:50052" in flags(sidecar, "listen")
     assert ports(sidecar) == {"health": 8081, "grpc": 50052}

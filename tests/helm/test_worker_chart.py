@@ -4,7 +4,6 @@ named templates into its Deployment (tests/helm/worker-chart)."""
 from __future__ import annotations
 
 import pytest
-
 from chart_render import SIDECAR, containers, env, mounts, names, volumes
 
 WORKER_DEPLOYMENT = "demo-ingest-worker"

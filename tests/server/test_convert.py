@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2
-
 from sidecar.core import Decision, Reason
 from sidecar.server.convert import WIRE, add_decisions, record_from_proto
 

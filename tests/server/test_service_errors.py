@@ -7,10 +7,10 @@ from concurrent import futures
 
 import grpc
 import pytest
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
-
 from sidecar.policy_files import load_policy
 from sidecar.server.service import ConsentCheckService
 

@@ -9,15 +9,14 @@ without it under MAYTRAIN_REQUIRE_POSTGRES=1).
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from postgres_support import create_schema, postgres_database, postgres_server  # noqa: F401
 
 from sidecar.core.model import Micros
 from sidecar.core.times import parse_timestamp
 from sidecar.store import ConsentStore, open_store
-
-from postgres_support import create_schema, postgres_database, postgres_server  # noqa: F401
 
 BACKENDS = ["sqlite", "postgres"]
 START = parse_timestamp("2026-01-31T12:00:00Z")

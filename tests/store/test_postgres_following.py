@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from postgres_support import database_outage, dbname_of, temporary_database
 
 from sidecar.core.model import Effect
 from sidecar.store import ConsentRequest, open_store
 from sidecar.sync import StoreFollower
-
-from postgres_support import database_outage, dbname_of, temporary_database
 
 SECRET = "f0llower-secret"
 

@@ -7,11 +7,10 @@ import time
 
 import psycopg
 import pytest
+from postgres_support import terminate_sessions
 
 from sidecar.core.model import Effect
 from sidecar.store import ConsentRequest, StoreUnavailableError, ValidationError
-
-from postgres_support import terminate_sessions
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ import threading
 
 import psycopg
 import pytest
+from postgres_support import with_schema
 
 from sidecar.store import StoreError, StoreUnavailableError, open_store
 from sidecar.store.postgres import migrations
 from sidecar.store.postgres.migrations import LATEST
-
-from postgres_support import with_schema
 
 SHIPPED = migrations.migrations()
 

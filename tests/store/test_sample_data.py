@@ -6,12 +6,12 @@ from importlib import resources
 
 import pytest
 
+from sidecar.clock import wall_clock
 from sidecar.core import ConsentIndex, Reason, Record, decide
 from sidecar.core.times import parse_timestamp
 from sidecar.policy_files import load_policy
 from sidecar.samples import load_sample, sample_batch
 from sidecar.store import ValidationError
-from sidecar.store.writing import wall_clock
 
 README = resources.files("sidecar.samples").joinpath("README.md").read_text("utf-8")
 REQUIRED_REASONS = {"ALLOWED_BY_TERMS", "ALLOWED_BY_CONSENT", "DENIED_UNKNOWN_ACCOUNT",
@@ -25,7 +25,7 @@ def documented_checks() -> list[dict[str, str]]:
     lines = [line for line in block.strip().splitlines() if line.startswith("|")]
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
-    return [{k: ("" if v == "-" else v) for k, v in zip(header, row)} for row in rows]
+    return [{k: ("" if v == "-" else v) for k, v in zip(header, row, strict=True)} for row in rows]
 
 
 CHECKS = documented_checks()
@@ -55,7 +55,7 @@ def test_documented_check_gives_the_documented_reason(sample_index, check):
 
 def test_readme_shows_every_reason_the_sample_is_for():
     """Each reason, the EU rule and user-level audio consent have a documented check."""
-    assert REQUIRED_REASONS <= {c["reason"] for c in CHECKS}
+    assert {c["reason"] for c in CHECKS} >= REQUIRED_REASONS
     assert any(c["account"] == "sample-eu" and c["reason"] == "DENIED_NO_CONSENT" for c in CHECKS)
     assert any(c["category"] == "customer_content.audio" and c["user"]
                and c["reason"] == "ALLOWED_BY_CONSENT" for c in CHECKS)

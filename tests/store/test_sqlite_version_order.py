@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+
 import pytest
 
 from sidecar.store import open_store

@@ -7,8 +7,13 @@ import re
 import pytest
 
 from sidecar.core.model import Effect
-from sidecar.store import (AccountRequest, ConsentRequest, ErasureRequest, NotFoundError,
-                           ValidationError)
+from sidecar.store import (
+    AccountRequest,
+    ConsentRequest,
+    ErasureRequest,
+    NotFoundError,
+    ValidationError,
+)
 
 T0 = 1_800_000_000_000_000
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.core import Effect
 from sidecar.policy_files import load_policy
 from sidecar.store import ConsentRequest, open_store
-from sidecar.core import Effect
 from sidecar.sync import StoreFollower
 
 

@@ -9,11 +9,13 @@ messages can quote the connection string.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -82,10 +84,8 @@ def _options(given: str) -> str:
 def _url_secrets(url: str, env: Mapping[str, str]) -> tuple[str, ...]:
     """Every form in which a password of the URL or the environment could be quoted."""
     found = [m.group(1) for m in re.finditer(r"(?i)password=([^&\s]*)", url)]
-    try:
+    with suppress(ValueError):
         found.append(urlsplit(url).password or "")
-    except ValueError:
-        pass
     found.append(env.get("PGPASSWORD", ""))
     return tuple({form for raw in found if raw for form in (raw, unquote(raw))})
 
@@ -115,10 +115,9 @@ def rollback(conn: psycopg.Connection) -> None:
     """End a failed transaction, if the connection still has one; a broken one is left as is."""
     if conn.closed or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         return
-    try:
+    # A broken connection fails here: the server ends the transaction itself.
+    with contextlib.suppress(psycopg.Error):
         conn.execute("ROLLBACK")
-    except psycopg.Error:  # the connection broke: the server ends the transaction itself
-        pass
 
 
 @contextmanager

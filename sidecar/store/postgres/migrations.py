@@ -10,7 +10,6 @@ transaction (PostgreSQL's DDL is transactional) under an advisory lock, so two c
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import psycopg
 
@@ -27,8 +26,8 @@ LOCK_KEY = 0x4D595452  # "MYTR"; the second key is the schema name's hash
 class SchemaState:
     """What the current schema says about itself before any migration."""
 
-    schema: Optional[str]
-    application: Optional[str]
+    schema: str | None
+    application: str | None
     schema_version: int
     object_count: int
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterator, Mapping, Optional
 
 import psycopg
 from psycopg import sql
@@ -35,16 +35,16 @@ class PostgresStore(SqlReads, WritingStore):
     # seq keeps insertion order, which listings keep (as SQLite's rowid does).
     dialect = SqlDialect(param="%s", same="IS NOT DISTINCT FROM", order="seq")
 
-    def __init__(self, url: str, *, create: bool = False, policy: Optional[Policy] = None,
-                 clock: Optional[Clock] = None, versions: Optional[VersionAllocator] = None,
-                 env: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, url: str, *, create: bool = False, policy: Policy | None = None,
+                 clock: Clock | None = None, versions: VersionAllocator | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         super().__init__(policy, clock)
         self._target = connect_target(url, os.environ if env is None else env)
         self.url = self._target.masked
         self._versions = versions or LockedVersions()
         self._lock = threading.RLock()
         self._listening = False
-        self.migration: Optional[MigrationResult] = None
+        self.migration: MigrationResult | None = None
         self._conn = connect(self._target)
         try:
             self._open(create)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import psycopg
 
 from ...core.model import Account, Change, ConsentEntry, Micros
+from ..columns import (
+    CHANGE_COLUMNS,
+    COLUMNS,
+    TABLES,
+    VALUES,
+    account_from,
+    change_values,
+    entry_from,
+)
 from ..rows import kind_of
-from ..columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_values,
-                      entry_from)
 
 _CHUNK = 10_000  # ids per `= ANY(%s)` array
 
@@ -39,13 +47,13 @@ class PostgresTransaction:
                 f"SELECT id FROM {table} WHERE id = ANY(%s)", (wanted[start:start + _CHUNK],)))
         return found
 
-    def account(self, account_id: str) -> Optional[Account]:
+    def account(self, account_id: str) -> Account | None:
         """The account, or None."""
         row = self.conn.execute(f"SELECT {COLUMNS['account']} FROM accounts WHERE id = %s",
                                 (account_id,)).fetchone()
         return account_from(row) if row else None
 
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+    def consent(self, entry_id: str) -> ConsentEntry | None:
         """The consent entry, or None."""
         row = self.conn.execute(f"SELECT {COLUMNS['consent']} FROM consent_entries "
                                 "WHERE id = %s", (entry_id,)).fetchone()

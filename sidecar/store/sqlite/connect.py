@@ -7,9 +7,9 @@ A reader opens with mode=rw: a missing file is an error, not a new empty store. 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
 from ..errors import StoreError, StoreUnavailableError

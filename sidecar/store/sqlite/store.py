@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Union
 
 from ...core.policy import Policy
 from ..errors import StoreUnavailableError
@@ -28,9 +28,9 @@ class SqliteStore(SqlReads, WritingStore):
 
     dialect = SqlDialect(param="?", same="IS", order="rowid")
 
-    def __init__(self, path: Union[str, Path], *, create: bool = False,
-                 policy: Optional[Policy] = None, clock: Optional[Clock] = None,
-                 versions: Optional[VersionAllocator] = None,
+    def __init__(self, path: str | Path, *, create: bool = False,
+                 policy: Policy | None = None, clock: Clock | None = None,
+                 versions: VersionAllocator | None = None,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         super().__init__(policy, clock)
         self.path = Path(path)
@@ -39,7 +39,7 @@ class SqliteStore(SqlReads, WritingStore):
         self._lock = threading.RLock()
         self._conn = connect(self.path, create=create, busy_timeout=busy_timeout)
         self._file = file_identity(self.path)
-        self.migration: Optional[MigrationResult] = None
+        self.migration: MigrationResult | None = None
         try:
             self._open(create)
         except BaseException:
@@ -102,7 +102,7 @@ class SqliteStore(SqlReads, WritingStore):
                 "opened; reconnecting")
 
 
-def file_identity(path: Path) -> Optional[tuple[int, int]]:
+def file_identity(path: Path) -> tuple[int, int] | None:
     """The (device, inode) of the file at `path`, None when there is none."""
     try:
         st = path.stat()

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from ...core.model import Account, Change, ConsentEntry, Micros
+from ..columns import (
+    CHANGE_COLUMNS,
+    COLUMNS,
+    TABLES,
+    VALUES,
+    account_from,
+    change_source,
+    change_values,
+    entry_from,
+)
 from ..rows import kind_of
-from ..columns import (CHANGE_COLUMNS, COLUMNS, TABLES, VALUES, account_from, change_source,
-                      change_values, entry_from)
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 
@@ -37,13 +46,13 @@ class SqliteTransaction:
                 f"SELECT id FROM {table} WHERE id IN ({marks})", chunk))
         return found
 
-    def account(self, account_id: str) -> Optional[Account]:
+    def account(self, account_id: str) -> Account | None:
         """The account, or None."""
         row = self.conn.execute(f"SELECT {COLUMNS['account']} FROM accounts WHERE id = ?",
                                 (account_id,)).fetchone()
         return account_from(row) if row else None
 
-    def consent(self, entry_id: str) -> Optional[ConsentEntry]:
+    def consent(self, entry_id: str) -> ConsentEntry | None:
         """The consent entry, or None."""
         row = self.conn.execute(f"SELECT {COLUMNS['consent']} FROM consent_entries "
                                 "WHERE id = ?", (entry_id,)).fetchone()

@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import (Any, AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterable,
-                    Optional, TypeVar, Union)
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterable
+from typing import (
+    Any,
+    TypeVar,
+)
 
 import grpc
+
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
-from ._calls import (CallOptions, NoUsableAnswer, batch_request, batched, call_options,
-                     check_request, failed_call, log, read_answer, read_single)
+from ._calls import (
+    CallOptions,
+    NoUsableAnswer,
+    batch_request,
+    batched,
+    call_options,
+    check_request,
+    failed_call,
+    log,
+    read_answer,
+    read_single,
+)
 from ._config import ClientConfig, channel_options, make_config
 from ._decisions import Decision
 from ._errors import describe, is_no_answer, rejected
@@ -21,20 +35,20 @@ from ._records import RecordLike, to_proto
 from ._stream import AsRecord, Attempts, StreamBroken, StreamWindow
 
 T = TypeVar("T")
-Items = Union[Iterable[T], AsyncIterable[T]]
+Items = Iterable[T] | AsyncIterable[T]
 
 
 class AsyncConsentClient:
     """Asks a maytrain sidecar about records from asyncio code; `async with` it."""
 
-    def __init__(self, target: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, target: str | None = None, **options: Any) -> None:
         self.config = make_config(target, **options)
         self._channel = grpc.aio.insecure_channel(self.config.target,
                                                   options=channel_options(self.config))
         self._stub = pb_grpc.ConsentCheckServiceStub(self._channel)
 
     async def check(self, record: RecordLike, *, min_consent_version: int = 0,
-                    explain: bool = False, timeout: Optional[float] = None) -> Decision:
+                    explain: bool = False, timeout: float | None = None) -> Decision:
         """The decision on one record (denied as unavailable if the sidecar cannot answer)."""
         options = call_options(self.config, timeout, min_consent_version, explain)
         message = to_proto(record, self.config.default_purpose)
@@ -48,7 +62,7 @@ class AsyncConsentClient:
 
     async def check_many(self, records: Iterable[RecordLike], *, min_consent_version: int = 0,
                          explain: bool = False,
-                         timeout: Optional[float] = None) -> list[Decision]:
+                         timeout: float | None = None) -> list[Decision]:
         """Decisions on many records, in order: batches within the limit, a few at a time."""
         options = call_options(self.config, timeout, min_consent_version, explain)
         purpose, limit = self.config.default_purpose, asyncio.Semaphore(self.config.max_concurrency)
@@ -73,7 +87,7 @@ class AsyncConsentClient:
         """Close the channel; calls in progress are cancelled."""
         await self._channel.close()
 
-    async def __aenter__(self) -> "AsyncConsentClient":
+    async def __aenter__(self) -> AsyncConsentClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -119,7 +133,7 @@ async def _filter(client: AsyncConsentClient, records: Items[T], as_record: AsRe
             lineage.close()
 
 
-async def _drive(stream: "_Stream", window: StreamWindow, source: "_Source",
+async def _drive(stream: _Stream, window: StreamWindow, source: _Source,
                  attempts: Attempts) -> AsyncGenerator:
     """Send (again) what is pending, keep the window full, yield each answer's allowed items."""
     for unanswered in list(window.pending):
@@ -147,7 +161,7 @@ class _Source:
 
     async def take(self, count: int) -> list:
         if not self._async:
-            return [item for _, item in zip(range(count), self._items)]
+            return [item for _, item in zip(range(count), self._items, strict=False)]
         items: list = []
         async for item in self._items:
             items.append(item)
@@ -187,7 +201,7 @@ class _Stream:
     async def _bounded(self, step: Awaitable) -> Any:
         try:
             return await asyncio.wait_for(step, self.config.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise StreamBroken(f"no answer to a chunk within {self.config.timeout}s") from None
         except grpc.RpcError as error:
             if not is_no_answer(error):

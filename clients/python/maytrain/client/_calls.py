@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence, TypeVar
+from typing import TypeVar
 
 import grpc
+
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2
 

@@ -10,7 +10,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 SERVICE = "maytrain.v1.ConsentCheckService"
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -71,7 +71,7 @@ class ClientConfig:
         return self.chunk_size * self.max_in_flight
 
 
-def make_config(target: Optional[str] = None, **options: Any) -> ClientConfig:
+def make_config(target: str | None = None, **options: Any) -> ClientConfig:
     """A config from a target (else $MAYTRAIN_TARGET, else the default) and options."""
     known = {f.name for f in fields(ClientConfig)} - {"target"}
     unknown = sorted(set(options) - known)
@@ -81,7 +81,7 @@ def make_config(target: Optional[str] = None, **options: Any) -> ClientConfig:
     return ClientConfig(target=resolve_target(target), **options)
 
 
-def resolve_target(target: Optional[str] = None) -> str:
+def resolve_target(target: str | None = None) -> str:
     """The target to use: the argument, else $MAYTRAIN_TARGET, else 127.0.0.1:50051."""
     return target or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
 

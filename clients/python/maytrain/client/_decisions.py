@@ -4,8 +4,8 @@ made from the wire's answers, or made by the client itself when no answer came."
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from maytrain.v1 import consent_pb2 as pb
 
@@ -78,6 +78,6 @@ def answer_problem(records: Sequence[pb.Record], decisions: Sequence[pb.Decision
     """Why an answer does not fit its request ('' when it does): count and ids must match."""
     if len(decisions) != len(records):
         return f"the sidecar answered {len(decisions)} decisions for {len(records)} records"
-    if any(d.record_id != r.record_id for d, r in zip(decisions, records)):
+    if any(d.record_id != r.record_id for d, r in zip(decisions, records, strict=True)):
         return "the sidecar's decisions do not echo the records' ids in order"
     return ""

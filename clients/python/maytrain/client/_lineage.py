@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator, Mapping, Optional, Sequence, Union
+from typing import IO, Union
 
 from maytrain.v1 import consent_pb2 as pb
 
@@ -35,11 +36,11 @@ class FilterSummary:
 class LineageWriter:
     """Writes manifest lines to a path or an open text file, and counts what it saw."""
 
-    def __init__(self, destination: Union[str, "os.PathLike[str]", IO[str], None]) -> None:
-        self._out: Optional[IO[str]]
+    def __init__(self, destination: str | os.PathLike[str] | IO[str] | None) -> None:
+        self._out: IO[str] | None
         self._owned = isinstance(destination, (str, os.PathLike))
         if isinstance(destination, (str, os.PathLike)):
-            self._out = open(destination, "w", encoding="utf-8")
+            self._out = open(destination, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
         else:
             self._out = destination
         self._reasons: Counter[str] = Counter()
@@ -51,7 +52,7 @@ class LineageWriter:
             self._reasons[decision.reason.value] += 1
             self._allowed += decision.allowed
         if self._out is not None:
-            self._out.write("".join(_line(r, d) for r, d in zip(records, decisions)))
+            self._out.write("".join(_line(r, d) for r, d in zip(records, decisions, strict=True)))
 
     def summary(self) -> FilterSummary:
         """What has been written so far."""
@@ -64,7 +65,7 @@ class LineageWriter:
             if self._owned:
                 self._out.close()
 
-    def __enter__(self) -> "LineageWriter":
+    def __enter__(self) -> LineageWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -78,7 +79,7 @@ def open_manifest(manifest: ManifestTarget) -> tuple[LineageWriter, bool]:
     return LineageWriter(manifest), True
 
 
-def read_manifest(path: Union[str, "os.PathLike[str]"]) -> Iterator[dict]:
+def read_manifest(path: str | os.PathLike[str]) -> Iterator[dict]:
     """The entries of a manifest file, in order."""
     with Path(path).open(encoding="utf-8") as lines:
         for line in lines:

@@ -3,11 +3,13 @@ their conversion to the wire message maytrain.v1.Record."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence, Union
+from datetime import UTC, datetime
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from maytrain.v1 import consent_pb2 as pb
 
 from ._errors import InvalidRecordError
@@ -15,7 +17,7 @@ from ._errors import InvalidRecordError
 FIELDS = ("record_id", "account_id", "user_id", "data_category", "purpose", "collected_at",
           "region", "derived_from")
 _TEXT_FIELDS = ("account_id", "user_id", "data_category", "purpose", "region")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A time the sidecar refuses (year 10000): an unreadable collected_at becomes a
 # DENIED_INVALID_RECORD decision, like any other malformed value, not an exception.
 INVALID_TIME = Timestamp(seconds=253_402_300_800)
@@ -30,12 +32,12 @@ class Record:
     user_id: str = ""
     data_category: str = ""
     purpose: str = ""
-    collected_at: Union[datetime, str, None] = None  # naive datetimes are taken as UTC
+    collected_at: datetime | str | None = None  # naive datetimes are taken as UTC
     region: str = ""
     derived_from: Sequence[str] = ()
 
 
-RecordLike = Union[Record, Mapping[str, Any], pb.Record]
+RecordLike = Record | Mapping[str, Any] | pb.Record
 """What the client accepts as a record: keys of a dict that are not record fields are
 ignored, so a record can carry its payload."""
 
@@ -75,7 +77,7 @@ def from_fields(values: Mapping[str, Any], default_purpose: str = "") -> pb.Reco
     return pb.Record(**kwargs)
 
 
-def to_timestamp(value: Union[datetime, str, Timestamp]) -> Timestamp:
+def to_timestamp(value: datetime | str | Timestamp) -> Timestamp:
     """A wire timestamp for a datetime (naive = UTC) or an ISO 8601 string."""
     if isinstance(value, Timestamp):
         return value
@@ -88,7 +90,7 @@ def to_timestamp(value: Union[datetime, str, Timestamp]) -> Timestamp:
         raise InvalidRecordError("collected_at must be a datetime or an ISO 8601 string, "
                                  f"not {type(value).__name__}")
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     delta = value - _EPOCH
     return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 

@@ -8,8 +8,9 @@ answered. When a stream breaks, the pending chunks are sent again on a new strea
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2
@@ -19,7 +20,7 @@ from ._config import ClientConfig, RetryPolicy
 from ._lineage import LineageWriter
 from ._records import RecordLike, to_proto
 
-AsRecord = Optional[Callable[[Any], RecordLike]]
+AsRecord = Callable[[Any], RecordLike] | None
 
 
 class StreamBroken(Exception):
@@ -54,7 +55,7 @@ class StreamWindow:
         """True while there is input left and room for another chunk in flight."""
         return not self.exhausted and len(self.pending) < self.config.max_in_flight
 
-    def add(self, items: list) -> Optional[Chunk]:
+    def add(self, items: list) -> Chunk | None:
         """Queue a chunk of items to send; an empty list marks the end of the input."""
         if not items:
             self.exhausted = True
@@ -74,7 +75,7 @@ class StreamWindow:
             raise StreamBroken(str(problem)) from None
         self.pending.popleft()
         self.lineage.write(chunk.records, decisions)
-        return [item for item, decision in zip(chunk.items, decisions) if decision.allowed]
+        return [item for item, decision in zip(chunk.items, decisions, strict=True) if decision.allowed]
 
     def fail_closed(self, why: str) -> None:
         """Deny every pending chunk as unavailable (or raise, if the client was asked to)."""
@@ -90,7 +91,7 @@ class Attempts:
     def __init__(self, retry: RetryPolicy) -> None:
         self.retry, self.failures = retry, 0
 
-    def failed(self) -> Optional[float]:
+    def failed(self) -> float | None:
         """Seconds to wait before trying again, or None when the attempts are used up."""
         self.failures += 1
         if self.failures >= self.retry.max_attempts:

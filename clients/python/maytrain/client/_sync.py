@@ -8,14 +8,26 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any, Iterable, Iterator, Optional, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 import grpc
+
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
-from ._calls import (CallOptions, NoUsableAnswer, batch_request, batched, call_options,
-                     check_request, failed_call, log, read_answer, read_single)
+from ._calls import (
+    CallOptions,
+    NoUsableAnswer,
+    batch_request,
+    batched,
+    call_options,
+    check_request,
+    failed_call,
+    log,
+    read_answer,
+    read_single,
+)
 from ._config import channel_options, make_config
 from ._decisions import Decision
 from ._errors import describe, is_no_answer, rejected
@@ -30,14 +42,14 @@ _END = object()
 class ConsentClient:
     """Asks a maytrain sidecar about records; use it as a context manager, or close() it."""
 
-    def __init__(self, target: Optional[str] = None, **options: Any) -> None:
+    def __init__(self, target: str | None = None, **options: Any) -> None:
         self.config = make_config(target, **options)
         self._channel = grpc.insecure_channel(self.config.target,
                                               options=channel_options(self.config))
         self._stub = pb_grpc.ConsentCheckServiceStub(self._channel)
 
     def check(self, record: RecordLike, *, min_consent_version: int = 0, explain: bool = False,
-              timeout: Optional[float] = None) -> Decision:
+              timeout: float | None = None) -> Decision:
         """The decision on one record (denied as unavailable if the sidecar cannot answer)."""
         options = call_options(self.config, timeout, min_consent_version, explain)
         message = to_proto(record, self.config.default_purpose)
@@ -49,7 +61,7 @@ class ConsentClient:
             return failed_call(self.config, [message], error)[0]
 
     def check_many(self, records: Iterable[RecordLike], *, min_consent_version: int = 0,
-                   explain: bool = False, timeout: Optional[float] = None) -> list[Decision]:
+                   explain: bool = False, timeout: float | None = None) -> list[Decision]:
         """Decisions on many records, in order: batches within the limit, a few at a time."""
         options = call_options(self.config, timeout, min_consent_version, explain)
         purpose, decisions = self.config.default_purpose, []
@@ -85,7 +97,7 @@ class ConsentClient:
         """Close the channel; calls in progress are cancelled."""
         self._channel.close()
 
-    def __enter__(self) -> "ConsentClient":
+    def __enter__(self) -> ConsentClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -124,7 +136,7 @@ def _filter(client: ConsentClient, records: Iterable[T], as_record: AsRecord,
             lineage.close()
 
 
-def _drive(stream: "_Stream", window: StreamWindow, source: Iterator,
+def _drive(stream: _Stream, window: StreamWindow, source: Iterator,
            attempts: Attempts) -> Iterator:
     """Send (again) what is pending, keep the window full, yield each answer's allowed items."""
     for unanswered in window.pending:

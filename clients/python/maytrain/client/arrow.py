@@ -8,8 +8,9 @@ Columns are found by the record's field names (`account_id`, `data_category`, ..
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 from maytrain.v1 import consent_pb2
 
@@ -21,22 +22,22 @@ from ._sync import ConsentClient
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    ArrowData = Union[pa.Table, pa.RecordBatch]
+    ArrowData = pa.Table | pa.RecordBatch
 
 
 @dataclass(frozen=True)
 class ArrowDecisions:
     """The decisions on a table's rows, as arrays in row order."""
 
-    allowed: "pa.BooleanArray"
-    reason: "pa.StringArray"
-    consent_version: "pa.UInt64Array"
-    policy_version: "pa.StringArray"
+    allowed: pa.BooleanArray
+    reason: pa.StringArray
+    consent_version: pa.UInt64Array
+    policy_version: pa.StringArray
 
 
-def decide_arrow(client: ConsentClient, data: "ArrowData", *,
-                 columns: Optional[Mapping[str, str]] = None, min_consent_version: int = 0,
-                 timeout: Optional[float] = None) -> ArrowDecisions:
+def decide_arrow(client: ConsentClient, data: ArrowData, *,
+                 columns: Mapping[str, str] | None = None, min_consent_version: int = 0,
+                 timeout: float | None = None) -> ArrowDecisions:
     """Decide every row of `data` (through check_many: batched, ordered, fail closed)."""
     pa = require("pyarrow", "arrow")
     decisions = client.check_many(records_from_arrow(data, columns),
@@ -48,13 +49,13 @@ def decide_arrow(client: ConsentClient, data: "ArrowData", *,
         policy_version=pa.array([d.policy_version for d in decisions], pa.string()))
 
 
-def filter_arrow(client: ConsentClient, data: "ArrowData", **options: Any) -> "ArrowData":
+def filter_arrow(client: ConsentClient, data: ArrowData, **options: Any) -> ArrowData:
     """The rows of `data` that are allowed, in order (options as for decide_arrow)."""
     return data.filter(decide_arrow(client, data, **options).allowed)
 
 
-def records_from_arrow(data: "ArrowData",
-                       columns: Optional[Mapping[str, str]] = None) -> list[consent_pb2.Record]:
+def records_from_arrow(data: ArrowData,
+                       columns: Mapping[str, str] | None = None) -> list[consent_pb2.Record]:
     """The wire records for the rows of a Table or RecordBatch."""
     renames = dict(columns or {})
     unknown = sorted(set(renames) - set(FIELDS))
@@ -65,10 +66,10 @@ def records_from_arrow(data: "ArrowData",
     if not present:  # no record column at all: every row is an empty (so invalid) record
         return [consent_pb2.Record() for _ in range(data.num_rows)]
     names = list(present)
-    return [from_fields(dict(zip(names, row))) for row in zip(*present.values())]
+    return [from_fields(dict(zip(names, row, strict=True))) for row in zip(*present.values(), strict=True)]
 
 
-def _values(data: "ArrowData", field: str, renames: Mapping[str, str]) -> Optional[list]:
+def _values(data: ArrowData, field: str, renames: Mapping[str, str]) -> list | None:
     """The Python values of the column for `field`, or None when there is no such column."""
     name = renames.get(field, field)
     if name not in data.schema.names:

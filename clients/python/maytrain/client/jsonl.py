@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import IO, Any, Callable, Iterator, Optional, Union
+from collections.abc import Callable, Iterator
+from typing import IO, Any, Union
 
 from ._lineage import FilterSummary, ManifestTarget, open_manifest
 from ._records import RecordLike
@@ -17,7 +18,7 @@ PathOrFile = Union[str, "os.PathLike[str]", IO[str]]
 
 def filter_jsonl(client: ConsentClient, source: PathOrFile, destination: PathOrFile, *,
                  manifest: ManifestTarget = None,
-                 as_record: Optional[Callable[[dict], RecordLike]] = None,
+                 as_record: Callable[[dict], RecordLike] | None = None,
                  min_consent_version: int = 0) -> FilterSummary:
     """Copy the allowed lines of `source` to `destination`; return what was decided.
 
@@ -38,7 +39,7 @@ def filter_jsonl(client: ConsentClient, source: PathOrFile, destination: PathOrF
     return lineage.summary()
 
 
-def manifest_path(destination: Union[str, "os.PathLike[str]"]) -> str:
+def manifest_path(destination: str | os.PathLike[str]) -> str:
     """The conventional manifest beside an output file: `out.jsonl` -> `out.manifest.jsonl`."""
     root, ext = os.path.splitext(os.fspath(destination))
     return f"{root}.manifest{ext or '.jsonl'}"

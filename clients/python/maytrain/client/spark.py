@@ -12,7 +12,8 @@ from __future__ import annotations
 import atexit
 import functools
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._optional import require
 from ._sync import ConsentClient
@@ -28,7 +29,7 @@ _clients: dict[tuple, ConsentClient] = {}
 _clients_lock = threading.Lock()
 
 
-def executor_client(target: Optional[str] = None, **options: Any) -> ConsentClient:
+def executor_client(target: str | None = None, **options: Any) -> ConsentClient:
     """This process's client for `target` and `options`: made on first use, closed at exit."""
     key = (target, tuple(sorted(options.items())))
     with _clients_lock:
@@ -49,18 +50,18 @@ def close_executor_clients() -> None:
         client.close()
 
 
-def filter_dataframe(df: "DataFrame", target: Optional[str] = None, *,
-                     columns: Optional[Mapping[str, str]] = None,
-                     min_consent_version: int = 0, **options: Any) -> "DataFrame":
+def filter_dataframe(df: DataFrame, target: str | None = None, *,
+                     columns: Mapping[str, str] | None = None,
+                     min_consent_version: int = 0, **options: Any) -> DataFrame:
     """The rows of `df` that are allowed, with `df`'s schema (client options as keywords)."""
     require("pyarrow", "spark")
     work = functools.partial(_filter_batches, target, columns, min_consent_version, options)
     return df.mapInArrow(work, df.schema)
 
 
-def decide_dataframe(df: "DataFrame", target: Optional[str] = None, *,
-                     columns: Optional[Mapping[str, str]] = None,
-                     min_consent_version: int = 0, **options: Any) -> "DataFrame":
+def decide_dataframe(df: DataFrame, target: str | None = None, *,
+                     columns: Mapping[str, str] | None = None,
+                     min_consent_version: int = 0, **options: Any) -> DataFrame:
     """`df` with the decision on each row added as the DECISION_COLUMNS (for lineage)."""
     types = require("pyspark.sql.types", "spark")
     require("pyarrow", "spark")
@@ -73,9 +74,9 @@ def decide_dataframe(df: "DataFrame", target: Optional[str] = None, *,
     return df.mapInArrow(work, schema)
 
 
-def _filter_batches(target: Optional[str], columns: Optional[Mapping[str, str]],
+def _filter_batches(target: str | None, columns: Mapping[str, str] | None,
                     min_consent_version: int, options: dict,
-                    batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:
+                    batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Runs on executors: each batch, less its denied rows."""
     client = executor_client(target, **options)
     for batch in batches:
@@ -84,9 +85,9 @@ def _filter_batches(target: Optional[str], columns: Optional[Mapping[str, str]],
         yield batch.filter(decisions.allowed)
 
 
-def _decide_batches(target: Optional[str], columns: Optional[Mapping[str, str]],
+def _decide_batches(target: str | None, columns: Mapping[str, str] | None,
                     min_consent_version: int, options: dict,
-                    batches: Iterator["pa.RecordBatch"]) -> Iterator["pa.RecordBatch"]:
+                    batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Runs on executors: each batch, with its decisions appended as columns."""
     pa = require("pyarrow", "spark")
     client = executor_client(target, **options)
