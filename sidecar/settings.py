@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from .core.errors import InvalidValueError
-from .store.urls import mask_url
+from .store.masking import mask_url
 
 __all__ = ["ServeSettings", "mask_url", "resolve"]
 

@@ -8,25 +8,14 @@ opener per scheme.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from .errors import StoreError
+from .masking import mask_url
 from .protocol import ConsentStore
 
 Opener = Callable[..., ConsentStore]
-# The password runs to the last @ before any query string, so a stray / or @ in it (which
-# should have been percent-encoded) is masked too.
-_USERINFO = re.compile(r"(?i)^(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/?]*):[^?]*@")
-PASSWORD_PARAM = re.compile(r"(?i)(password=)[^&\s]*")
-
-
-def mask_url(url: str) -> str:
-    """The URL with the userinfo password and any `password=` parameter replaced by ***,
-    as it may appear in logs, status and errors."""
-    masked = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
-    return PASSWORD_PARAM.sub(r"\1***", masked)
 _OPENERS: dict[str, Opener] = {}
 
 

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 
 from sidecar.store import StoreError, StoreUnavailableError, open_store
+from sidecar.store.masking import mask_url as mask
 from sidecar.store.postgres.connect import PASSWORD_FILE_ENV, connect_target
-from sidecar.store.urls import mask_url as mask
 
 SECRET = "s3cret-Pa55word"
 

@@ -23,7 +23,7 @@ from psycopg import errors as pg
 from psycopg.conninfo import conninfo_to_dict
 
 from ..errors import StoreError, StoreUnavailableError
-from ..urls import PASSWORD_PARAM, mask_url
+from ..masking import PASSWORD_PARAM, mask_url
 
 PASSWORD_FILE_ENV = "MAYTRAIN_STORE_PASSWORD_FILE"
 # Server-side limits, unless the URL's `options` set them: no statement runs longer than
