@@ -1,85 +1,128 @@
-"""The sidecar's settings: one typed object, from flags, then MAYTRAIN_* variables, then
-defaults; printed at start with credentials masked."""
+"""Every command's settings: one typed object, resolved in one place.
+
+Precedence, for each setting: the flag, then its MAYTRAIN_* variable, then the policy (for
+`max_staleness`), then the default. `resolve()` applies the first two and the defaults;
+`Settings.under(policy)` fills in what the policy decides. Printed at start, masked.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from .core.errors import InvalidValueError
+from .core.policy import Policy
 from .store.masking import mask_url
 
-__all__ = ["ServeSettings", "mask_url", "resolve"]
+__all__ = ["DEFAULT_LISTEN", "DEFAULT_STORE_URL", "DEFAULT_TARGET", "ENVIRONMENT", "Settings",
+           "resolve"]
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_STORE_URL = "sqlite:///maytrain.db"
+DEFAULT_TARGET = DEFAULT_LISTEN
 
 
 @dataclass(frozen=True)
-class ServeSettings:
-    """Everything `maytrain serve` needs to know before it starts."""
+class Settings:
+    """What any `maytrain` command needs to know before it starts."""
 
     store: str = DEFAULT_STORE_URL
+    store_password_file: str | None = None
     policy: str | None = None
+    target: str = DEFAULT_TARGET
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
     health_listen: str | None = None
     max_staleness: float | None = None
+    """Seconds before the cache is stale; None until `under(policy)` fills in the policy's."""
     sync_interval: float = 1.0
     snapshot_file: str | None = None
     max_batch: int = 10_000
     shutdown_grace: float = 10.0
     reuse_port: bool = False
 
+    def under(self, policy: Policy) -> Settings:
+        """These settings with what was left to the policy taken from it."""
+        if self.max_staleness is not None:
+            return self
+        return replace(self, max_staleness=policy.max_staleness_seconds)
+
+    @property
+    def staleness_limit(self) -> float:
+        """The effective max_staleness, in seconds (only after `under(policy)`)."""
+        if self.max_staleness is None:
+            raise RuntimeError("max_staleness is the policy's: resolve with under(policy)")
+        return self.max_staleness
+
     def described(self) -> str:
-        """One line per setting, credentials masked, for the start-up log."""
+        """Every setting on one line, credentials masked, for the start-up log."""
         values = asdict(self)
         values["store"] = mask_url(self.store)
         return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
-_ENV = {
-    "store": "MAYTRAIN_STORE", "policy": "MAYTRAIN_POLICY", "listen": "MAYTRAIN_LISTEN",
-    "health_listen": "MAYTRAIN_HEALTH_LISTEN", "max_staleness": "MAYTRAIN_MAX_STALENESS",
-    "sync_interval": "MAYTRAIN_SYNC_INTERVAL", "snapshot_file": "MAYTRAIN_SNAPSHOT_FILE",
-    "max_batch": "MAYTRAIN_MAX_BATCH", "shutdown_grace": "MAYTRAIN_SHUTDOWN_GRACE",
-    "reuse_port": "MAYTRAIN_REUSE_PORT",
-}
+ENVIRONMENT = {field.name: f"MAYTRAIN_{field.name.upper()}" for field in fields(Settings)}
+"""The variable each setting falls back to (MAYTRAIN_LISTEN is comma-separated)."""
 
 
-def resolve(flags: Mapping[str, object], env: Mapping[str, str] = os.environ) -> ServeSettings:
-    """Settings from flags (None = not given), then the environment, then defaults."""
+def resolve(flags: Mapping[str, object], env: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from flags (None, [] or False = not given), then the environment, then
+    the defaults; a malformed value raises InvalidValueError naming the setting."""
     values: dict[str, object] = {}
-    for name, var in _ENV.items():
+    for name, variable in ENVIRONMENT.items():
         flag = flags.get(name)
         if flag is not None and flag != [] and flag is not False:
             values[name] = flag
-        elif env.get(var):
-            values[name] = env[var]
-    return _typed(values)
+        elif env.get(variable):
+            values[name] = env[variable]
+    return Settings(**{name: _typed(name, value) for name, value in values.items()})
 
 
-def _typed(values: dict[str, object]) -> ServeSettings:
-    listen = values.get("listen")
-    if isinstance(listen, str):
-        values["listen"] = tuple(a.strip() for a in listen.split(",") if a.strip())
-    elif listen is not None:
-        values["listen"] = tuple(listen)  # type: ignore[arg-type]
-    for name in ("max_staleness", "sync_interval", "shutdown_grace"):
-        if name in values:
-            values[name] = _positive(name, values[name], float)
-    if "max_batch" in values:
-        values["max_batch"] = int(_positive("max_batch", values["max_batch"], int))
-    if isinstance(values.get("reuse_port"), str):
-        values["reuse_port"] = str(values["reuse_port"]).lower() in ("1", "true", "yes")
-    return ServeSettings(**values)  # type: ignore[arg-type]
+def _typed(name: str, value: object) -> Any:
+    convert = _CONVERSIONS.get(name)
+    return value if convert is None else convert(name, value)
 
 
-def _positive(name: str, value: object, kind: type) -> float:
+def _addresses(name: str, value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise InvalidValueError(f"{_flag(name)} must be a list of addresses, not {value!r}")
+    return tuple(str(a).strip() for a in items if str(a).strip())
+
+
+def _positive_float(name: str, value: object) -> float:
+    return float(_positive(name, value, float))
+
+
+def _positive_int(name: str, value: object) -> int:
+    return int(_positive(name, value, int))
+
+
+def _boolean(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("1", "true", "yes", "0", "false", "no"):
+        raise InvalidValueError(f"{_flag(name)} must be true or false, not {value!r}")
+    return text in ("1", "true", "yes")
+
+
+def _positive(name: str, value: object, kind: Callable[[Any], float]) -> float:
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise InvalidValueError(f"{name.replace('_', '-')} must be a number, not {value!r}") from None
+        raise InvalidValueError(f"{_flag(name)} must be a number, not {value!r}") from None
     if number <= 0:
-        raise InvalidValueError(f"{name.replace('_', '-')} must be positive, not {value!r}")
+        raise InvalidValueError(f"{_flag(name)} must be positive, not {value!r}")
     return number
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+_CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
+    "listen": _addresses, "max_staleness": _positive_float, "sync_interval": _positive_float,
+    "shutdown_grace": _positive_float, "max_batch": _positive_int, "reuse_port": _boolean,
+}

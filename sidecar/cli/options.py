@@ -1,7 +1,7 @@
 """Options every command shares (--store, --policy, --actor, --json), output and exit codes.
 
-Settings come from the flag, then the environment (MAYTRAIN_STORE, MAYTRAIN_POLICY), then
-the default. Exit codes: 0 success, 2 usage or validation error, 1 anything else.
+Settings are resolved by `sidecar.settings` (flag, then MAYTRAIN_* variable, then the
+default). Exit codes: 0 success, 2 usage or validation error, 1 anything else.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from ..core.errors import InvalidValueError, MaytrainError, PolicyError
 from ..core.model import Micros
 from ..core.times import format_timestamp, parse_timestamp
 from ..policy_files import load_policy
+from ..settings import DEFAULT_STORE_URL, Settings, resolve
 from ..store import ConsentStore, NotFoundError, ValidationError, open_store
 from ..store.requests import check_id
 
-DEFAULT_STORE_URL = "sqlite:///maytrain.db"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _USAGE_ERRORS = (ValidationError, NotFoundError, PolicyError, InvalidValueError)
 
@@ -50,14 +50,9 @@ def add_common_options(parser: argparse.ArgumentParser, default: Any = None) -> 
                        help="print machine-readable JSON")
 
 
-def store_url(args: argparse.Namespace) -> str:
-    """The store URL from --store, $MAYTRAIN_STORE or the default."""
-    return args.store or os.environ.get("MAYTRAIN_STORE") or DEFAULT_STORE_URL
-
-
-def policy_path(args: argparse.Namespace) -> str | None:
-    """The policy file from --policy or $MAYTRAIN_POLICY; None for the built-in policy."""
-    return args.policy or os.environ.get("MAYTRAIN_POLICY") or None
+def settings(args: argparse.Namespace) -> Settings:
+    """The settings for this command: its flags, then MAYTRAIN_* variables, then defaults."""
+    return resolve(vars(args))
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -76,7 +71,8 @@ def _os_user() -> str:
 
 def open_for(args: argparse.Namespace, *, create: bool = False) -> ConsentStore:
     """Open the store named by the options, validating writes against the chosen policy."""
-    return open_store(store_url(args), create=create, policy=load_policy(policy_path(args)))
+    chosen = settings(args)
+    return open_store(chosen.store, create=create, policy=load_policy(chosen.policy))
 
 
 def timestamp(value: str | None, option: str) -> Micros | None:

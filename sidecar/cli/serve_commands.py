@@ -22,11 +22,10 @@ from maytrain.v1 import consent_pb2
 
 from ..core.times import parse_timestamp
 from ..policy_files import load_policy
-from ..settings import resolve
+from ..settings import DEFAULT_TARGET
 from . import options
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_FAILED = 0, 1, 2
-DEFAULT_TARGET = "127.0.0.1:50051"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,15 +78,14 @@ def _check_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT, then shut down gracefully and exit 0."""
-    from ..server import Sidecar  # grpc server parts load only for `serve`
+    from ..runtime import Sidecar  # grpc server parts load only for `serve`
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = resolve({k: getattr(args, k) for k in (
-        "store", "policy", "listen", "health_listen", "max_staleness", "sync_interval",
-        "snapshot_file", "max_batch", "shutdown_grace", "reuse_port")})
-    logging.getLogger("maytrain").info("settings: %s", settings.described())
-    sidecar = Sidecar(settings, load_policy(settings.policy))
+    settings = options.settings(args)
+    policy = load_policy(settings.policy)
+    sidecar = Sidecar(settings, policy)
+    logging.getLogger("maytrain").info("settings: %s", sidecar.settings.described())
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,6 +1,10 @@
-"""The gRPC transport: maps maytrain.v1 messages to the core and back; health, reflection."""
+"""The gRPC transport: maps maytrain.v1 messages to the core and back; health, reflection.
 
-from .app import Sidecar
-from .service import SERVICE_NAME, ConsentCheckService
+It answers from an index source (`IndexSource`) and knows nothing of the store or sync;
+`sidecar.runtime` composes the process around it.
+"""
 
-__all__ = ["SERVICE_NAME", "ConsentCheckService", "Sidecar"]
+from .service import SERVICE_NAME, ConsentCheckService, IndexSource
+from .transport import GrpcTransport
+
+__all__ = ["SERVICE_NAME", "ConsentCheckService", "GrpcTransport", "IndexSource"]

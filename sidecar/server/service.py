@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -25,8 +26,6 @@ from ..core.decision import decide_batch, stale_cache_problem
 from ..core.index import ConsentIndex
 from ..core.model import Micros
 from ..core.policy import Policy
-from ..settings import mask_url
-from ..sync import StoreFollower
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
@@ -54,14 +53,32 @@ def _guarded(handler):
     return call
 
 
-class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
-    """The servicer; holds no state of its own beyond what it is given."""
+class IndexSource(Protocol):
+    """Where the service reads the consent index (sidecar.sync.StoreFollower is one)."""
 
-    def __init__(self, follower: StoreFollower, policy: Policy, clock: Callable[[], Micros], *,
-                 store_url: str, max_staleness: float | None, max_batch: int,
+    @property
+    def index(self) -> ConsentIndex | None:
+        """The current index, or None before the first sync."""
+
+    @property
+    def warm_started(self) -> bool:
+        """True while the index is the warm-start snapshot, not yet synced."""
+
+    def wait_for_version(self, version: int, timeout: float) -> ConsentIndex | None:
+        """The index once at `version` or later, or the current one after `timeout` s."""
+
+
+class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
+    """The servicer; holds no state of its own beyond what it is given.
+
+    `store` is the store as it may be shown (credentials masked), for GetStatus.
+    """
+
+    def __init__(self, follower: IndexSource, policy: Policy, clock: Callable[[], Micros], *,
+                 store: str, max_staleness: float, max_batch: int,
                  stopping: threading.Event) -> None:
         self.follower, self.policy, self.clock = follower, policy, clock
-        self.store = mask_url(store_url)
+        self.store = store
         self.max_staleness, self.max_batch, self.stopping = max_staleness, max_batch, stopping
 
     def serving(self) -> bool:

@@ -88,7 +88,7 @@ def test_enum_numbers_the_client_does_not_know_read_as_unspecified() -> None:
 
 
 def test_every_wire_reason_has_a_client_reason() -> None:
-    names = {name.removeprefix("REASON_") for name in consent_pb2.Reason}
+    names = {name.removeprefix("REASON_") for name in consent_pb2.Reason.keys()}  # noqa: SIM118
     assert names == {reason.value for reason in Reason}
 
 

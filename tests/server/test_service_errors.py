@@ -28,7 +28,7 @@ class BrokenFollower:
 @pytest.fixture
 def stub():
     service = ConsentCheckService(BrokenFollower(), load_policy(), lambda: 0,
-                                  store_url="sqlite:///x.db", max_staleness=None, max_batch=2,
+                                  store="sqlite:///x.db", max_staleness=30.0, max_batch=2,
                                   stopping=threading.Event())
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     pb_grpc.add_ConsentCheckServiceServicer_to_server(service, server)

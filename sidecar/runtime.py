@@ -1,0 +1,90 @@
+"""The running sidecar process, composed: store follower, warm-start file, gRPC transport.
+
+This is the one place that knows every part; each part knows only what it is given. The
+transport (`sidecar.server`) sees the follower as an index source, never the store.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+
+from .clock import wall_clock
+from .core.index import ConsentIndex
+from .core.policy import Policy
+from .server.service import ConsentCheckService
+from .server.transport import GrpcTransport
+from .settings import Settings
+from .snapshot_writer import SnapshotWriter
+from .store import ConsentStore, open_store
+from .store.urls import mask_url, opener_for
+from .sync import StoreFollower
+
+log = logging.getLogger("maytrain.server")
+HEALTH_PERIOD = 0.2  # seconds between readiness updates
+
+
+class Sidecar:
+    """One sidecar process's parts, started by `start` and stopped by `stop`."""
+
+    def __init__(self, settings: Settings, policy: Policy) -> None:
+        self.settings, self.policy = settings.under(policy), policy
+        opener_for(settings.store)  # a URL no backend serves is a start-up error, not an outage
+        self.stopping = threading.Event()
+        self._frozen_version = -1
+        limit = self.settings.staleness_limit
+        self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
+                                        every=max(0.5, limit / 3))
+        self.follower = StoreFollower(self._open_reader, initial=self.snapshots.load(),
+                                      on_index=self._on_index)
+        self.service = ConsentCheckService(
+            self.follower, policy, wall_clock, store=mask_url(settings.store),
+            max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping)
+        self.transport = GrpcTransport(self.service, listen=settings.listen,
+                                       health_listen=settings.health_listen,
+                                       reuse_port=settings.reuse_port)
+
+    @property
+    def ports(self) -> list[int]:
+        """The TCP ports bound, in the order of `settings.listen` (0 for unix sockets)."""
+        return self.transport.ports
+
+    def start(self) -> None:
+        """Sync once, bind every listener, then follow the store in the background."""
+        self.follower.refresh()
+        self.transport.set_ready(self.service.serving())
+        self.transport.start()
+        for target, name in ((self._follow, "maytrain-sync"), (self._watch, "maytrain-health")):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        index = self.follower.index
+        log.info("serving on %s (policy %s, consent version %s)", ", ".join(self.settings.listen),
+                 self.policy.version, index.version if index else "none yet")
+
+    def stop(self) -> None:
+        """Turn readiness off, answer what was received, end streams, stop within grace."""
+        log.info("shutting down: answering requests already received")
+        self.stopping.set()
+        self.transport.stop(self.settings.shutdown_grace)
+        self.follower.close()
+
+    def _open_reader(self) -> ConsentStore:
+        return open_store(self.settings.store, create=False, policy=self.policy)
+
+    def _on_index(self, index: ConsentIndex) -> None:
+        """After a sync: keep the long-lived index out of the GC's scans, save a snapshot."""
+        if index.version != self._frozen_version:
+            gc.freeze()
+            self._frozen_version = index.version
+        self.snapshots.maybe_write(index)
+
+    def _follow(self) -> None:
+        # A store that pushes its changes is polled rarely; syncing at least four times per
+        # max_staleness keeps a quiet store from reading as stale.
+        self.follower.follow(self.stopping, self.settings.sync_interval,
+                             heartbeat=self.settings.staleness_limit / 4)
+
+    def _watch(self) -> None:
+        """Keep readiness in step with the cache's freshness until shutdown."""
+        while not self.stopping.wait(HEALTH_PERIOD):
+            self.transport.set_ready(self.service.serving())

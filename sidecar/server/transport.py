@@ -1,0 +1,80 @@
+"""The gRPC servers of one sidecar: the main listeners and an optional health-only one.
+
+Readiness (`""` and the service name) is what the caller says it is: NOT_SERVING while the
+cache cannot answer. `liveness` stays SERVING while the process works, so a store outage
+makes pods unready instead of getting them restarted.
+"""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
+
+from .listeners import bind, open_unix_socket, server_options
+from .service import SERVICE_NAME, ConsentCheckService
+
+LIVENESS = "liveness"
+READINESS = ("", SERVICE_NAME)
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAIN_WORKERS, HEALTH_WORKERS = 64, 4
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class GrpcTransport:
+    """Binds, starts and stops the servers; reports readiness through grpc.health.v1."""
+
+    def __init__(self, service: ConsentCheckService, *, listen: tuple[str, ...],
+                 health_listen: str | None, reuse_port: bool) -> None:
+        self.listen, self.health_listen, self.reuse_port = listen, health_listen, reuse_port
+        self.health = health.HealthServicer(experimental_non_blocking=True)
+        self.server = self._main_server(service)
+        self.health_server = self._health_server() if health_listen else None
+        self.ports: list[int] = []
+
+    def start(self) -> None:
+        """Bind every listener (a taken address fails here), then start answering."""
+        self.ports = [bind(self.server, address) for address in self.listen]
+        if self.health_server is not None:
+            bind(self.health_server, self.health_listen or "")
+            self.health_server.start()
+        self.server.start()
+        for address in self.listen:
+            open_unix_socket(address)
+
+    def set_ready(self, ready: bool) -> None:
+        """Readiness as the cache allows; liveness SERVING while this process runs."""
+        status = _SERVING if ready else _NOT_SERVING
+        for service in READINESS:
+            self.health.set(service, status)
+        self.health.set(LIVENESS, _SERVING)
+
+    def stop(self, grace: float) -> None:
+        """Not ready from now; answer what was received within `grace` seconds."""
+        for service in READINESS:
+            self.health.set(service, _NOT_SERVING)
+        self.server.stop(grace).wait()
+        if self.health_server is not None:
+            self.health_server.stop(0).wait()
+
+    def _main_server(self, service: ConsentCheckService) -> grpc.Server:
+        server = self._new_server(MAIN_WORKERS)
+        pb_grpc.add_ConsentCheckServiceServicer_to_server(service, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        return server
+
+    def _health_server(self) -> grpc.Server:
+        server = self._new_server(HEALTH_WORKERS)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        return server
+
+    def _new_server(self, workers: int) -> grpc.Server:
+        return grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                           options=server_options(MAX_MESSAGE_BYTES, self.reuse_port))
