@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterable
-from typing import (
-    Any,
-    TypeVar,
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Iterable,
+    Iterator,
 )
+from typing import Any, Generic, TypeVar
 
 import grpc
 
+from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
@@ -35,6 +40,7 @@ from ._records import RecordLike, to_proto
 from ._stream import AsRecord, Attempts, StreamBroken, StreamWindow
 
 T = TypeVar("T")
+R = TypeVar("R")
 Items = Iterable[T] | AsyncIterable[T]
 
 
@@ -133,8 +139,8 @@ async def _filter(client: AsyncConsentClient, records: Items[T], as_record: AsRe
             lineage.close()
 
 
-async def _drive(stream: _Stream, window: StreamWindow, source: _Source,
-                 attempts: Attempts) -> AsyncGenerator:
+async def _drive(stream: _Stream, window: StreamWindow, source: _Source[T],
+                 attempts: Attempts) -> AsyncGenerator[T, None]:
     """Send (again) what is pending, keep the window full, yield each answer's allowed items."""
     for unanswered in list(window.pending):
         await stream.send(unanswered.request)
@@ -152,18 +158,22 @@ async def _drive(stream: _Stream, window: StreamWindow, source: _Source,
             yield item
 
 
-class _Source:
+class _Source(Generic[T]):
     """Reads chunks from a sync or an async iterable alike."""
 
-    def __init__(self, records: Items) -> None:
-        self._async = isinstance(records, AsyncIterable)
-        self._items: Any = aiter(records) if self._async else iter(records)  # type: ignore[arg-type]
+    def __init__(self, records: Items[T]) -> None:
+        self._async: AsyncIterator[T] | None = None
+        self._sync: Iterator[T] = iter(())
+        if isinstance(records, AsyncIterable):
+            self._async = aiter(records)
+        else:
+            self._sync = iter(records)
 
-    async def take(self, count: int) -> list:
-        if not self._async:
-            return [item for _, item in zip(range(count), self._items, strict=False)]
-        items: list = []
-        async for item in self._items:
+    async def take(self, count: int) -> list[T]:
+        if self._async is None:
+            return [item for _, item in zip(range(count), self._sync, strict=False)]
+        items: list[T] = []
+        async for item in self._async:
             items.append(item)
             if len(items) == count:
                 break
@@ -177,13 +187,13 @@ class _Stream:
         self.config: ClientConfig = client.config
         self._call = client._stub.CheckStream(wait_for_ready=client.config.wait_for_ready)
 
-    async def send(self, request: Any) -> None:
+    async def send(self, request: pb.CheckStreamRequest) -> None:
         await self._bounded(self._call.write(request))
 
-    async def receive(self) -> Any:
+    async def receive(self) -> pb.CheckStreamResponse:
         """The next answer, or StreamBroken if none comes within the deadline."""
         response = await self._bounded(self._call.read())
-        if response is grpc.aio.EOF:
+        if not isinstance(response, pb.CheckStreamResponse):  # grpc.aio.EOF
             raise StreamBroken("the sidecar ended the stream before answering every chunk")
         return response
 
@@ -198,7 +208,7 @@ class _Stream:
     def close(self) -> None:
         self._call.cancel()
 
-    async def _bounded(self, step: Awaitable) -> Any:
+    async def _bounded(self, step: Awaitable[R]) -> R:
         try:
             return await asyncio.wait_for(step, self.config.timeout)
         except TimeoutError:

@@ -7,7 +7,7 @@ import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import grpc
 
@@ -20,6 +20,8 @@ from ._errors import SidecarUnavailable, describe, is_no_answer, rejected
 
 log = logging.getLogger("maytrain.client")
 T = TypeVar("T")
+# The answers that carry decisions for a list of records.
+Answer: TypeAlias = "pb.CheckBatchResponse | pb.CheckStreamResponse | _AsBatch"
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def stream_request(records: Sequence[consent_pb2.Record],
                                  min_consent_version=options.min_consent_version)
 
 
-def read_answer(records: Sequence[consent_pb2.Record], response) -> list[Decision]:
+def read_answer(records: Sequence[consent_pb2.Record], response: Answer) -> list[Decision]:
     """Decisions from a batch or stream answer, which must match its records one to one."""
     problem = answer_problem(records, response.decisions)
     if problem:

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Any, Union
 
 from maytrain.v1 import consent_pb2 as pb
 
@@ -79,7 +79,7 @@ def open_manifest(manifest: ManifestTarget) -> tuple[LineageWriter, bool]:
     return LineageWriter(manifest), True
 
 
-def read_manifest(path: str | os.PathLike[str]) -> Iterator[dict]:
+def read_manifest(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
     """The entries of a manifest file, in order."""
     with Path(path).open(encoding="utf-8") as lines:
         for line in lines:

@@ -31,7 +31,7 @@ class StreamBroken(Exception):
 class Chunk:
     """Items read from the caller, their wire records, and the request that carries them."""
 
-    items: list
+    items: list[Any]
     records: list[consent_pb2.Record]
     request: pb.CheckStreamRequest
 
@@ -55,7 +55,7 @@ class StreamWindow:
         """True while there is input left and room for another chunk in flight."""
         return not self.exhausted and len(self.pending) < self.config.max_in_flight
 
-    def add(self, items: list) -> Chunk | None:
+    def add(self, items: list[Any]) -> Chunk | None:
         """Queue a chunk of items to send; an empty list marks the end of the input."""
         if not items:
             self.exhausted = True
@@ -66,7 +66,7 @@ class StreamWindow:
         self.pending.append(chunk)
         return chunk
 
-    def answer(self, response: pb.CheckStreamResponse) -> list:
+    def answer(self, response: pb.CheckStreamResponse) -> list[Any]:
         """The allowed items of the oldest chunk, which `response` answers."""
         chunk = self.pending[0]
         try:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
@@ -36,7 +37,6 @@ from ._records import RecordLike, to_proto
 from ._stream import AsRecord, Attempts, StreamBroken, StreamWindow
 
 T = TypeVar("T")
-_END = object()
 
 
 class ConsentClient:
@@ -65,7 +65,7 @@ class ConsentClient:
         """Decisions on many records, in order: batches within the limit, a few at a time."""
         options = call_options(self.config, timeout, min_consent_version, explain)
         purpose, decisions = self.config.default_purpose, []
-        in_flight: deque = deque()
+        in_flight: deque[tuple[list[consent_pb2.Record], grpc.Future[pb.CheckBatchResponse]]] = deque()
         try:
             for batch in batched(records, self.config.max_batch):
                 messages = [to_proto(record, purpose) for record in batch]
@@ -78,8 +78,8 @@ class ConsentClient:
             while in_flight:
                 decisions += self._collect(*in_flight.popleft())
         finally:
-            for _, future in in_flight:  # only left when raising: don't leave calls running
-                future.cancel()
+            for _, unfinished in in_flight:  # only left when raising: don't leave calls running
+                unfinished.cancel()
         return decisions
 
     def filter(self, records: Iterable[T], *, as_record: AsRecord = None,
@@ -103,7 +103,8 @@ class ConsentClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _collect(self, messages: list[consent_pb2.Record], future: Any) -> list[Decision]:
+    def _collect(self, messages: list[consent_pb2.Record],
+                 future: grpc.Future[pb.CheckBatchResponse]) -> list[Decision]:
         try:
             return read_answer(messages, future.result())
         except (grpc.RpcError, NoUsableAnswer) as error:
@@ -136,8 +137,8 @@ def _filter(client: ConsentClient, records: Iterable[T], as_record: AsRecord,
             lineage.close()
 
 
-def _drive(stream: _Stream, window: StreamWindow, source: Iterator,
-           attempts: Attempts) -> Iterator:
+def _drive(stream: _Stream, window: StreamWindow, source: Iterator[T],
+           attempts: Attempts) -> Iterator[T]:
     """Send (again) what is pending, keep the window full, yield each answer's allowed items."""
     for unanswered in window.pending:
         stream.send(unanswered.request)
@@ -159,15 +160,16 @@ class _Stream:
 
     def __init__(self, client: ConsentClient) -> None:
         self.target, self.timeout = client.config.target, client.config.timeout
-        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._call = client._stub.CheckStream(iter(self._outbox.get, _END),
+        # None ends the request iterator gRPC reads from its own thread.
+        self._outbox: queue.SimpleQueue[pb.CheckStreamRequest | None] = queue.SimpleQueue()
+        self._call = client._stub.CheckStream(iter(self._outbox.get, None),
                                               wait_for_ready=client.config.wait_for_ready)
         self._expired = False
 
-    def send(self, request: Any) -> None:
+    def send(self, request: pb.CheckStreamRequest) -> None:
         self._outbox.put(request)
 
-    def receive(self) -> Any:
+    def receive(self) -> pb.CheckStreamResponse:
         """The next answer, or StreamBroken if none comes within the deadline."""
         try:
             with self._deadline():
@@ -184,7 +186,7 @@ class _Stream:
 
     def finish(self) -> None:
         """Say the input has ended, and let the sidecar end the stream (within the deadline)."""
-        self._outbox.put(_END)
+        self._outbox.put(None)
         try:
             with self._deadline():
                 for _ in self._call:  # every chunk is answered: nothing more should come
@@ -193,7 +195,7 @@ class _Stream:
             pass
 
     def close(self) -> None:
-        self._outbox.put(_END)  # lets gRPC's request thread finish
+        self._outbox.put(None)  # lets gRPC's request thread finish
         self._call.cancel()
 
     @contextlib.contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from maytrain.v1 import consent_pb2
 
@@ -22,7 +22,7 @@ from ._sync import ConsentClient
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    ArrowData = pa.Table | pa.RecordBatch
+    ArrowData: TypeAlias = pa.Table | pa.RecordBatch
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def records_from_arrow(data: ArrowData,
     return [from_fields(dict(zip(names, row, strict=True))) for row in zip(*present.values(), strict=True)]
 
 
-def _values(data: ArrowData, field: str, renames: Mapping[str, str]) -> list | None:
+def _values(data: ArrowData, field: str, renames: Mapping[str, str]) -> list[Any] | None:
     """The Python values of the column for `field`, or None when there is no such column."""
     name = renames.get(field, field)
     if name not in data.schema.names:
@@ -80,7 +80,7 @@ def _values(data: ArrowData, field: str, renames: Mapping[str, str]) -> list | N
     return _times(column) if field == "collected_at" else column.to_pylist()
 
 
-def _times(column: Any) -> list:
+def _times(column: Any) -> list[Any]:
     """collected_at values as wire timestamps: from Arrow timestamps, dates or ISO strings."""
     pa = require("pyarrow", "arrow")
     kind = column.type

@@ -18,7 +18,7 @@ PathOrFile = Union[str, "os.PathLike[str]", IO[str]]
 
 def filter_jsonl(client: ConsentClient, source: PathOrFile, destination: PathOrFile, *,
                  manifest: ManifestTarget = None,
-                 as_record: Callable[[dict], RecordLike] | None = None,
+                 as_record: Callable[[dict[str, Any]], RecordLike] | None = None,
                  min_consent_version: int = 0) -> FilterSummary:
     """Copy the allowed lines of `source` to `destination`; return what was decided.
 

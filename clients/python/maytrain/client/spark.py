@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DECISION_COLUMNS = ("maytrain_allowed", "maytrain_reason", "maytrain_consent_version",
                     "maytrain_policy_version")
-_clients: dict[tuple, ConsentClient] = {}
+_clients: dict[tuple[Any, ...], ConsentClient] = {}
 _clients_lock = threading.Lock()
 
 
@@ -75,7 +75,7 @@ def decide_dataframe(df: DataFrame, target: str | None = None, *,
 
 
 def _filter_batches(target: str | None, columns: Mapping[str, str] | None,
-                    min_consent_version: int, options: dict,
+                    min_consent_version: int, options: dict[str, Any],
                     batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Runs on executors: each batch, less its denied rows."""
     client = executor_client(target, **options)
@@ -86,7 +86,7 @@ def _filter_batches(target: str | None, columns: Mapping[str, str] | None,
 
 
 def _decide_batches(target: str | None, columns: Mapping[str, str] | None,
-                    min_consent_version: int, options: dict,
+                    min_consent_version: int, options: dict[str, Any],
                     batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Runs on executors: each batch, with its decisions appended as columns."""
     pa = require("pyarrow", "spark")
