@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_STORE ?= sqlite:///maytrain-demo.db
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test install bench lint-protos clean
+.PHONY: run test install bench lint lint-protos clean
 
 ## run: install, create the demo store with sample data, and serve on $(LISTEN)
 run: install
@@ -30,6 +30,12 @@ bench: install
 	$(BIN)/python bench/grpc_bench.py
 	$(BIN)/python bench/import_bench.py
 	@if [ -n "$$MAYTRAIN_TEST_POSTGRES_URL" ]; then $(BIN)/python bench/revocation_bench.py; fi
+
+## lint: ruff over the tree, mypy --strict over the core and the client, buf over the protos
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict sidecar/core clients/python/maytrain/client
+	bash scripts/buf-lint
 
 lint-protos:
 	bash scripts/buf-lint
