@@ -19,8 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sidecar.policy_files import load_policy  # noqa: E402
 from sidecar.store import open_store  # noqa: E402
 from sidecar.store.imports import import_batch, read_import  # noqa: E402
+
+POLICY = load_policy()
 
 CATEGORIES = ["service_generated", "service_generated.telemetry", "customer_content",
               "customer_content.chat", "customer_content.audio", "customer_content.derived"]
@@ -60,11 +63,11 @@ def run(rows: int, folder: Path) -> tuple[float, float]:
     source = folder / "import.jsonl"
     generate(source, rows)
     url = f"sqlite:///{folder / 'bench.db'}"
-    open_store(url, create=True).close()
+    open_store(url, create=True, policy=POLICY).close()
     started = time.perf_counter()
     batch = read_import(source)
     parsed = time.perf_counter()
-    with open_store(url) as store:
+    with open_store(url, policy=POLICY) as store:
         result = import_batch(store, batch, actor="bench")
     total = time.perf_counter() - started
     assert result.version == rows

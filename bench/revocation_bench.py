@@ -40,7 +40,10 @@ from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 from sidecar.core.model import Effect
+from sidecar.policy_files import load_policy
 from sidecar.store import AccountRequest, ConsentRequest, open_store
+
+POLICY = load_policy()
 
 TARGET_P99_MS = 100.0
 WAIT = 5.0  # seconds any single revocation (or notification) may take before it counts as lost
@@ -235,7 +238,7 @@ def main() -> int:
     with throwaway_database(args.url) as url, tempfile.TemporaryDirectory() as tmp:
         floor = notify_floor(url, args.revocations)
         runs, writes = {}, []
-        with open_store(url, create=True) as store:
+        with open_store(url, create=True, policy=POLICY) as store:
             for count in (int(n) for n in args.sidecars.split(",")):
                 runs[count] = run_fleet(url, store, count, args.revocations, deadline,
                                         Path(tmp), writes)

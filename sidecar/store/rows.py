@@ -10,7 +10,6 @@ from .requests import AccountRequest, ConsentRequest, ErasureRequest, WriteReque
 ACCOUNT, CONSENT, ERASURE = "account", "consent", "erasure"
 
 
-
 def new_id(prefix: str, version: int) -> str:
     """A fresh id, e.g. `con_0000002a9c1b7e8d02f4`: the version (so ids of one store sort
     and index in write order) and 48 random bits (so ids from other stores do not clash)."""
@@ -46,10 +45,3 @@ def kind_of(row: StoreRow) -> str:
     if isinstance(row, Account):
         return ACCOUNT
     return ERASURE if isinstance(row, Erasure) else CONSENT
-
-
-def id_of(row: StoreRow) -> str:
-    """The row's own id."""
-    if isinstance(row, Account):
-        return row.account_id
-    return row.erasure_id if isinstance(row, Erasure) else row.entry_id

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.policy import Policy
 from .errors import StoreError
 from .masking import mask_url
 from .protocol import ConsentStore
@@ -20,17 +21,19 @@ _OPENERS: dict[str, Opener] = {}
 
 
 def register_backend(scheme: str, opener: Opener) -> None:
-    """Let `open_store` open URLs `scheme://...` with `opener(url, create=..., **options)`."""
+    """Let `open_store` open `scheme://...` URLs: `opener(url, policy=, create=, **options)`."""
     _OPENERS[scheme] = opener
 
 
-def open_store(url: str, *, create: bool = False, **options: Any) -> ConsentStore:
-    """Open the store at `url`; only `create=True` may create or migrate one.
+def open_store(url: str, *, policy: Policy, create: bool = False,
+               **options: Any) -> ConsentStore:
+    """Open the store at `url`, validating writes against `policy`; only `create=True` may
+    create or migrate one.
 
-    Options (policy=, clock=, ...) go to the backend. A missing, foreign or corrupt store
+    Other options (clock=, ...) go to the backend. A missing, foreign or corrupt store
     raises StoreUnavailableError; an unsupported URL raises StoreError.
     """
-    return opener_for(url)(url, create=create, **options)
+    return opener_for(url)(url, policy=policy, create=create, **options)
 
 
 def opener_for(url: str) -> Opener:
@@ -43,23 +46,23 @@ def opener_for(url: str) -> Opener:
     return _OPENERS[scheme]
 
 
-def _open_sqlite(url: str, *, create: bool = False, **options: Any) -> ConsentStore:
+def _open_sqlite(url: str, **options: Any) -> ConsentStore:
     from .sqlite import SqliteStore
 
     path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
     if not path or "?" in path or "#" in path:
         raise StoreError(f"bad SQLite store URL {url!r}: use sqlite:///relative.db or "
                          "sqlite:////absolute/path.db")
-    return SqliteStore(path, create=create, **options)
+    return SqliteStore(path, **options)
 
 
-def _open_postgres(url: str, *, create: bool = False, **options: Any) -> ConsentStore:
+def _open_postgres(url: str, **options: Any) -> ConsentStore:
     try:
         from .postgres import PostgresStore
     except ImportError as exc:
         raise StoreError(f"PostgreSQL stores need psycopg 3 ({exc}): install "
                          "psycopg[binary]") from None
-    return PostgresStore(url, create=create, **options)
+    return PostgresStore(url, **options)
 
 
 register_backend("sqlite", _open_sqlite)

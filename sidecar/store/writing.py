@@ -16,7 +16,6 @@ from typing import Self
 from ..clock import Clock, wall_clock
 from ..core.model import Change, ConsentEntry, Micros
 from ..core.policy import Policy
-from ..policy_files import load_policy
 from .errors import NotFoundError, ValidationError
 from .protocol import WriteResult, WriteTransaction
 from .references import check_references
@@ -38,16 +37,9 @@ WRITE_SLICE = 20_000
 class WritingStore:
     """Mixin with the public write operations, on top of a backend's `begin_write`."""
 
-    def __init__(self, policy: Policy | None = None, clock: Clock | None = None) -> None:
-        self._policy = policy
+    def __init__(self, policy: Policy, clock: Clock | None = None) -> None:
+        self.policy = policy  # what writes are validated against; the caller chooses it
         self._clock = clock or wall_clock
-
-    @property
-    def policy(self) -> Policy:
-        """The policy writes are validated against (the built-in one unless given)."""
-        if self._policy is None:
-            self._policy = load_policy()
-        return self._policy
 
     def begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
         """Backends open a write transaction owning `count` new versions."""

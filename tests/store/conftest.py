@@ -16,7 +16,10 @@ from postgres_support import create_schema, postgres_database, postgres_server  
 
 from sidecar.core.model import Micros
 from sidecar.core.times import parse_timestamp
+from sidecar.policy_files import load_policy
 from sidecar.store import ConsentStore, open_store
+
+POLICY = load_policy()
 
 BACKENDS = ["sqlite", "postgres"]
 START = parse_timestamp("2026-01-31T12:00:00Z")
@@ -73,7 +76,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(store_url: str, clock: FakeClock) -> Iterator[ConsentStore]:
     """A freshly created, empty store."""
-    with open_store(store_url, create=True, clock=clock) as created:
+    with open_store(store_url, create=True, policy=POLICY, clock=clock) as created:
         yield created
 
 
@@ -84,7 +87,7 @@ def reopen(store: ConsentStore, store_url: str,
     opened: list[ConsentStore] = []
 
     def make(**options) -> ConsentStore:
-        opened.append(open_store(store_url, clock=clock, **options))
+        opened.append(open_store(store_url, policy=POLICY, clock=clock, **options))
         return opened[-1]
 
     yield make

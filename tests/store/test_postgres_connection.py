@@ -8,9 +8,12 @@ import threading
 import psycopg
 import pytest
 
+from sidecar.policy_files import load_policy
 from sidecar.store import StoreError, StoreUnavailableError, open_store
 from sidecar.store.masking import mask_url as mask
 from sidecar.store.postgres.connect import PASSWORD_FILE_ENV, connect_target
+
+POLICY = load_policy()
 
 SECRET = "s3cret-Pa55word"
 
@@ -45,7 +48,7 @@ def _password_file(tmp_path, text: str) -> str:
 def test_the_password_may_come_from_a_file(clean_env, store_url, store, tmp_path):
     """MAYTRAIN_STORE_PASSWORD_FILE (a mounted secret) is read; one trailing newline dropped."""
     clean_env.setenv(PASSWORD_FILE_ENV, _password_file(tmp_path, SECRET + "\n"))
-    with open_store(store_url) as opened:
+    with open_store(store_url, policy=POLICY) as opened:
         assert opened.connection_info.password == SECRET
         assert SECRET not in opened.url
 
@@ -53,14 +56,14 @@ def test_the_password_may_come_from_a_file(clean_env, store_url, store, tmp_path
 def test_the_password_may_come_from_pgpassword(clean_env, store_url, store):
     """libpq's own PGPASSWORD works when neither the URL nor a file gives one."""
     clean_env.setenv("PGPASSWORD", SECRET)
-    with open_store(store_url) as opened:
+    with open_store(store_url, policy=POLICY) as opened:
         assert opened.connection_info.password == SECRET
 
 
 def test_a_password_in_the_url_wins_and_is_masked(clean_env, store_url, store, tmp_path):
     """The URL's own password is used over the file's, and `url` never shows it."""
     clean_env.setenv(PASSWORD_FILE_ENV, _password_file(tmp_path, "from-the-file"))
-    with open_store(_with_password(store_url, SECRET)) as opened:
+    with open_store(_with_password(store_url, SECRET), policy=POLICY) as opened:
         assert opened.connection_info.password == SECRET
         assert SECRET not in opened.url and ":***@" in opened.url
 
@@ -73,7 +76,7 @@ def test_an_unusable_password_file_is_named_not_shown(clean_env, store_url, stor
     clean_env.setenv(PASSWORD_FILE_ENV, path)
     with pytest.raises(StoreUnavailableError, match=f"{PASSWORD_FILE_ENV}.*{problem}|"
                                                     f"{problem}.*") as raised:
-        open_store(store_url)
+        open_store(store_url, policy=POLICY)
     assert path in str(raised.value)
 
 
@@ -81,7 +84,7 @@ def test_a_password_libpq_quotes_in_its_error_is_scrubbed(clean_env, postgres_se
     """libpq echoes a badly encoded password back; the store error must not."""
     url = _with_password(postgres_server, "se%ZZ" + SECRET)
     with pytest.raises(StoreError) as raised:
-        open_store(url)
+        open_store(url, policy=POLICY)
     assert "percent-encoded" in str(raised.value)
     assert SECRET not in str(raised.value)
 
@@ -90,10 +93,10 @@ def test_connection_failures_never_show_the_password(clean_env, postgres_server,
     """A failed connection names the store with its password masked, wherever it came from."""
     missing = postgres_server.rsplit("/", 1)[0] + "/maytrain_missing_db"
     with pytest.raises(StoreUnavailableError) as from_url:
-        open_store(_with_password(missing, SECRET))
+        open_store(_with_password(missing, SECRET), policy=POLICY)
     clean_env.setenv(PASSWORD_FILE_ENV, _password_file(tmp_path, SECRET))
     with pytest.raises(StoreUnavailableError) as from_file:
-        open_store(missing)
+        open_store(missing, policy=POLICY)
     for raised in (from_url, from_file):
         assert "maytrain_missing_db" in str(raised.value)
         assert SECRET not in str(raised.value)
@@ -136,7 +139,7 @@ def test_a_writer_stuck_behind_the_counter_lock_times_out(store_url, store, acco
     holder.execute("UPDATE consent_version SET version = version WHERE id = 1")
     try:
         url = store_url + "%20-cstatement_timeout%3D200"
-        with open_store(url) as impatient:
+        with open_store(url, policy=POLICY) as impatient:
             assert "statement_timeout=30s" not in impatient.connection_info.get_parameters()[
                 "options"]
             with pytest.raises(StoreUnavailableError, match="timed out"):

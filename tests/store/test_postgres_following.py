@@ -12,8 +12,11 @@ import pytest
 from postgres_support import database_outage, dbname_of, temporary_database
 
 from sidecar.core.model import Effect
+from sidecar.policy_files import load_policy
 from sidecar.store import ConsentRequest, open_store
 from sidecar.sync import StoreFollower
+
+POLICY = load_policy()
 
 SECRET = "f0llower-secret"
 
@@ -25,7 +28,7 @@ def backend() -> str:
 
 
 def _opt_out(url: str) -> int:
-    with open_store(url) as writer:
+    with open_store(url, policy=POLICY) as writer:
         request = ConsentRequest("acme", "service_generated", "ai", Effect.OPT_OUT)
         return writer.record_consent(request, actor="t").version
 
@@ -43,7 +46,7 @@ class Following:
     """A follower running its follow loop in a thread, stopped at the end."""
 
     def __init__(self, url: str, interval: float, heartbeat: float) -> None:
-        self.follower = StoreFollower(lambda: open_store(url))
+        self.follower = StoreFollower(lambda: open_store(url, policy=POLICY))
         self.stop = threading.Event()
         self.follower.refresh()
         self.thread = threading.Thread(target=self.follower.follow, args=(self.stop, interval),
@@ -100,7 +103,7 @@ def test_an_outage_is_retried_with_backoff_and_caught_up_without_a_snapshot(
     """The staleness clock runs during the outage; afterwards only the feed is read."""
     with temporary_database(postgres_server, "maytrain_follow") as url:
         secret_url = url.replace("://postgres@", f"://postgres:{SECRET}@")
-        with open_store(url, create=True) as store:
+        with open_store(url, create=True, policy=POLICY) as store:
             store.add_account("acme", actor="t")
         following = Following(secret_url, interval=30, heartbeat=0.2)
         follower = following.follower

@@ -10,7 +10,10 @@ import pytest
 from postgres_support import terminate_sessions
 
 from sidecar.core.model import Effect
+from sidecar.policy_files import load_policy
 from sidecar.store import ConsentRequest, StoreUnavailableError, ValidationError
+
+POLICY = load_policy()
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ def test_stores_in_other_schemas_do_not_wake_each_other(listener, new_store_url)
     """Each store has its own channel, even in one database."""
     from sidecar.store import open_store
 
-    with open_store(new_store_url(), create=True) as other:
+    with open_store(new_store_url(), create=True, policy=POLICY) as other:
         other.add_account("elsewhere", actor="t")
     assert listener.wait_for_change(0.3) is False
 

@@ -9,9 +9,12 @@ import psycopg
 import pytest
 from postgres_support import with_schema
 
+from sidecar.policy_files import load_policy
 from sidecar.store import StoreError, StoreUnavailableError, open_store
 from sidecar.store.postgres import migrations
 from sidecar.store.postgres.migrations import LATEST
+
+POLICY = load_policy()
 
 SHIPPED = migrations.migrations()
 
@@ -37,14 +40,14 @@ def test_opening_an_empty_schema_raises_and_creates_nothing(store_url):
     """A reader must never put an empty store in place of a missing one."""
     with pytest.raises(StoreUnavailableError, match="holds no consent store .* is empty.*"
                                                     "maytrain store init"):
-        open_store(store_url)
+        open_store(store_url, policy=POLICY)
     assert _tables(store_url) == []
 
 
 def test_a_schema_missing_from_the_server_is_named(postgres_database):
     """A search_path naming no existing schema says what to fix."""
     with pytest.raises(StoreUnavailableError, match="no schema on the search_path exists"):
-        open_store(with_schema(postgres_database, "no_such_schema"), create=True)
+        open_store(with_schema(postgres_database, "no_such_schema"), create=True, policy=POLICY)
 
 
 def test_a_foreign_schema_is_refused_even_with_create(store_url):
@@ -53,7 +56,7 @@ def test_a_foreign_schema_is_refused_even_with_create(store_url):
     for create in (False, True):
         with pytest.raises(StoreUnavailableError, match="no maytrain consent store; it was "
                                                         "left untouched"):
-            open_store(store_url, create=create)
+            open_store(store_url, create=create, policy=POLICY)
     assert _tables(store_url) == ["things"]
 
 
@@ -62,12 +65,12 @@ def test_a_store_from_a_newer_maytrain_is_refused(store_url, store):
     _sql(store_url, f"UPDATE maytrain_schema SET version = {LATEST + 1}")
     for create in (False, True):
         with pytest.raises(StoreUnavailableError, match="newer than this maytrain"):
-            open_store(store_url, create=create)
+            open_store(store_url, create=create, policy=POLICY)
 
 
 def test_init_on_an_empty_schema_creates_the_store(store_url):
     """init creates every table and marks the schema as a maytrain store."""
-    with open_store(store_url, create=True) as store:
+    with open_store(store_url, create=True, policy=POLICY) as store:
         assert (store.migration.schema_before, store.migration.schema_after) == (0, LATEST)
         assert store.schema_version() == LATEST and store.version() == 0
     assert {"accounts", "consent_entries", "erasures", "changes"} <= set(_tables(store_url))
@@ -76,7 +79,7 @@ def test_init_on_an_empty_schema_creates_the_store(store_url):
 def test_rerunning_init_is_harmless(store_url, store, account):
     """A second init migrates nothing and keeps every row and the version."""
     before = store.snapshot()
-    with open_store(store_url, create=True) as again:
+    with open_store(store_url, create=True, policy=POLICY) as again:
         assert not again.migration.changed
         assert again.snapshot() == before
 
@@ -87,7 +90,7 @@ def test_concurrent_inits_apply_each_migration_once(store_url):
 
     def init() -> None:
         start.wait()
-        with open_store(store_url, create=True) as store:
+        with open_store(store_url, create=True, policy=POLICY) as store:
             results.append(store.migration.schema_after)
 
     threads = [threading.Thread(target=init) for _ in range(2)]
@@ -119,18 +122,18 @@ def test_a_new_schema_version_is_applied_by_init_only_and_keeps_the_data(
     monkeypatch.setattr(migrations, "migrations", lambda: [*SHIPPED, added])
     monkeypatch.setattr(migrations, "LATEST", 2)
     with pytest.raises(StoreUnavailableError, match="run `maytrain store init` to migrate"):
-        open_store(store_url)
-    with open_store(store_url, create=True) as migrated:
+        open_store(store_url, policy=POLICY)
+    with open_store(store_url, create=True, policy=POLICY) as migrated:
         assert (migrated.migration.schema_before, migrated.migration.schema_after) == (1, 2)
         assert migrated.account(account) is not None and migrated.version() == 1
-    open_store(store_url).close()
+    open_store(store_url, policy=POLICY).close()
 
 
 @pytest.mark.parametrize("url", ["postgres", "postgresql"])
 def test_both_url_schemes_open_the_same_store(store_url, store, account, url):
     """postgres:// is libpq's other spelling of postgresql://."""
     other = f"{url}://" + store_url.split("://", 1)[1]
-    with open_store(other) as opened:
+    with open_store(other, policy=POLICY) as opened:
         assert opened.account(account) is not None
 
 
@@ -139,10 +142,10 @@ def test_a_missing_database_is_unavailable(postgres_server):
     url = postgres_server.rsplit("/", 1)[0] + "/maytrain_no_such_database"
     with pytest.raises(StoreUnavailableError, match='database "maytrain_no_such_database" '
                                                     "does not exist"):
-        open_store(url)
+        open_store(url, policy=POLICY)
 
 
 def test_a_malformed_url_is_a_store_error(postgres_server):
     """libpq's complaint is passed on, credentials removed."""
     with pytest.raises(StoreError, match="bad PostgreSQL store URL .*bogus"):
-        open_store(postgres_server + "?bogus=1")
+        open_store(postgres_server + "?bogus=1", policy=POLICY)

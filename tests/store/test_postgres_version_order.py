@@ -16,8 +16,11 @@ import threading
 import psycopg
 import pytest
 
+from sidecar.policy_files import load_policy
 from sidecar.store import open_store
 from sidecar.store.postgres import LockedVersions, bump_counter
+
+POLICY = load_policy()
 
 HOLD = 5.0         # upper bound on any wait for an event that must happen
 BLOCKED_FOR = 0.3  # how long B must stay blocked behind A to show writers serialise
@@ -70,15 +73,15 @@ class Announcing:
 def run_scenario(store_url: str, allocator_a, allocator_b,
                  wait_for_b: float) -> tuple[bool, set[int]]:
     """Whether B committed within `wait_for_b` while A was held; the versions never seen."""
-    open_store(store_url, create=True).close()
+    open_store(store_url, create=True, policy=POLICY).close()
     with psycopg.connect(store_url, autocommit=True) as conn:
         conn.execute("CREATE SEQUENCE naive_versions")
     allocated, release = threading.Event(), threading.Event()
     allocator_a.pause = lambda: (allocated.set(), release.wait(HOLD))
     b_announcing = Announcing(allocator_b)
-    writer_a = open_store(store_url, versions=allocator_a)
-    writer_b = open_store(store_url, versions=b_announcing)
-    reader = open_store(store_url)
+    writer_a = open_store(store_url, versions=allocator_a, policy=POLICY)
+    writer_b = open_store(store_url, versions=b_announcing, policy=POLICY)
+    reader = open_store(store_url, policy=POLICY)
     b_done = threading.Event()
     thread_a = threading.Thread(target=writer_a.add_account, args=("a",), kwargs={"actor": "A"})
     thread_b = threading.Thread(target=lambda: (writer_b.add_account("b", actor="B"),
@@ -127,10 +130,10 @@ def test_with_a_plain_sequence_the_same_reader_skips_a_change(store_url):
 
 def test_the_counter_is_bumped_once_per_version(store_url):
     """bump_counter returns the first of `count` new versions and leaves the counter at the last."""
-    open_store(store_url, create=True).close()
+    open_store(store_url, create=True, policy=POLICY).close()
     with psycopg.connect(store_url) as conn:
         assert bump_counter(conn, 3) == 1
         assert bump_counter(conn, 2) == 4
         conn.rollback()
-    with open_store(store_url) as store:
+    with open_store(store_url, policy=POLICY) as store:
         assert store.version() == 0

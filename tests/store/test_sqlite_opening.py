@@ -7,9 +7,12 @@ import sqlite3
 
 import pytest
 
+from sidecar.policy_files import load_policy
 from sidecar.store import StoreError, StoreUnavailableError, open_store
 from sidecar.store.sqlite import migrations
 from sidecar.store.sqlite.migrations import APPLICATION_ID, LATEST, split_statements
+
+POLICY = load_policy()
 
 SHIPPED = migrations.migrations()
 
@@ -27,7 +30,7 @@ def _url(path) -> str:
 def test_opening_a_missing_file_raises_and_creates_nothing(tmp_path):
     """A reader must never put an empty store in place of a missing one."""
     with pytest.raises(StoreUnavailableError, match="no consent store at .*maytrain store init"):
-        open_store(_url(tmp_path / "missing.db"))
+        open_store(_url(tmp_path / "missing.db"), policy=POLICY)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -37,7 +40,7 @@ def test_opening_a_garbage_file_raises_and_leaves_it_untouched(tmp_path):
     path.write_bytes(b"not a database, just bytes " * 200)
     for create in (False, True):
         with pytest.raises(StoreUnavailableError, match="not a readable consent store"):
-            open_store(_url(path), create=create)
+            open_store(_url(path), create=create, policy=POLICY)
     assert path.read_bytes() == b"not a database, just bytes " * 200
     assert [p.name for p in tmp_path.iterdir()] == ["consent.db"]
 
@@ -47,8 +50,8 @@ def test_opening_an_empty_file_without_create_raises(tmp_path):
     path = tmp_path / "consent.db"
     path.touch()
     with pytest.raises(StoreUnavailableError, match="holds no consent store"):
-        open_store(_url(path))
-    with open_store(_url(path), create=True) as store:
+        open_store(_url(path), policy=POLICY)
+    with open_store(_url(path), create=True, policy=POLICY) as store:
         assert store.version() == 0
 
 
@@ -59,7 +62,7 @@ def test_a_foreign_sqlite_database_is_refused_even_with_create(tmp_path):
         conn.execute("CREATE TABLE things (x)")
     conn.close()
     with pytest.raises(StoreUnavailableError, match="not a maytrain consent store"):
-        open_store(_url(path), create=True)
+        open_store(_url(path), create=True, policy=POLICY)
 
 
 def test_a_store_from_a_newer_maytrain_is_refused(tmp_path, store_url, store):
@@ -71,12 +74,12 @@ def test_a_store_from_a_newer_maytrain_is_refused(tmp_path, store_url, store):
     conn.close()
     for create in (False, True):
         with pytest.raises(StoreUnavailableError, match="newer than this maytrain"):
-            open_store(store_url, create=create)
+            open_store(store_url, create=create, policy=POLICY)
 
 
 def test_migration_from_an_empty_file_creates_a_wal_store(store_url):
     """init on a new file creates the schema, marks the file and turns on WAL."""
-    with open_store(store_url, create=True) as store:
+    with open_store(store_url, create=True, policy=POLICY) as store:
         assert (store.migration.schema_before, store.migration.schema_after) == (0, LATEST)
         assert store.schema_version() == LATEST
     with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
@@ -88,7 +91,7 @@ def test_migration_from_an_empty_file_creates_a_wal_store(store_url):
 def test_rerunning_init_is_harmless(store_url, store, account):
     """A second init migrates nothing and keeps every row and the version."""
     before = store.snapshot()
-    with open_store(store_url, create=True) as again:
+    with open_store(store_url, create=True, policy=POLICY) as again:
         assert not again.migration.changed
         assert again.snapshot() == before
 
@@ -108,13 +111,13 @@ def test_consent_history_cannot_be_deleted_even_with_sql(store_url, store, accou
 def test_unsupported_store_urls_are_refused(url):
     """Only sqlite:///relative and sqlite:////absolute paths are understood."""
     with pytest.raises(StoreError, match="store URL"):
-        open_store(url)
+        open_store(url, policy=POLICY)
 
 
 def test_relative_urls_resolve_against_the_working_directory(tmp_path, monkeypatch):
     """sqlite:///name.db is a file in the current directory."""
     monkeypatch.chdir(tmp_path)
-    open_store("sqlite:///here.db", create=True).close()
+    open_store("sqlite:///here.db", create=True, policy=POLICY).close()
     assert (tmp_path / "here.db").is_file()
 
 
@@ -146,8 +149,8 @@ def test_a_new_schema_version_is_applied_by_init_only_and_keeps_the_data(
     monkeypatch.setattr(migrations, "migrations", lambda: [*SHIPPED, added])
     monkeypatch.setattr(migrations, "LATEST", 2)
     with pytest.raises(StoreUnavailableError, match="run `maytrain store init` to migrate"):
-        open_store(store_url)
-    with open_store(store_url, create=True) as migrated:
+        open_store(store_url, policy=POLICY)
+    with open_store(store_url, create=True, policy=POLICY) as migrated:
         assert (migrated.migration.schema_before, migrated.migration.schema_after) == (1, 2)
         assert migrated.account(account) is not None and migrated.version() == 1
-    open_store(store_url).close()
+    open_store(store_url, policy=POLICY).close()

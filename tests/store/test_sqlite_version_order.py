@@ -15,8 +15,11 @@ import threading
 
 import pytest
 
+from sidecar.policy_files import load_policy
 from sidecar.store import open_store
 from sidecar.store.sqlite import LockedVersions, bump_counter
+
+POLICY = load_policy()
 
 HOLD = 5.0         # upper bound on any wait for an event that must happen
 BLOCKED_FOR = 0.3  # how long B must stay blocked behind A to show writers serialise
@@ -71,13 +74,13 @@ def run_scenario(store_url: str, allocator_a, allocator_b,
                  wait_for_b: float) -> tuple[bool, set[int]]:
     """Whether B committed within `wait_for_b` while A was held, and the versions the reader
     never saw."""
-    open_store(store_url, create=True).close()
+    open_store(store_url, create=True, policy=POLICY).close()
     allocated, release = threading.Event(), threading.Event()
     allocator_a.pause = lambda: (allocated.set(), release.wait(HOLD))
     b_announcing = Announcing(allocator_b)
-    writer_a = open_store(store_url, versions=allocator_a)
-    writer_b = open_store(store_url, versions=b_announcing)
-    reader = open_store(store_url)
+    writer_a = open_store(store_url, versions=allocator_a, policy=POLICY)
+    writer_b = open_store(store_url, versions=b_announcing, policy=POLICY)
+    reader = open_store(store_url, policy=POLICY)
     b_done = threading.Event()
     thread_a = threading.Thread(target=writer_a.add_account, args=("a",), kwargs={"actor": "A"})
     thread_b = threading.Thread(target=lambda: (writer_b.add_account("b", actor="B"),

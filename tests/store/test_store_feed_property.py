@@ -97,7 +97,7 @@ def follow(store, index: ConsentIndex, page: int) -> ConsentIndex:
 def test_snapshot_plus_changes_decides_like_a_fresh_snapshot(new_store_url, drawn, split, page):
     """Following the feed from any snapshot reaches the same decisions as starting over."""
     ops, clock = PRELUDE + drawn, itertools.count(T0, 1_000_000)
-    with open_store(new_store_url(), create=True, clock=lambda: next(clock)) as store:
+    with open_store(new_store_url(), create=True, clock=lambda: next(clock), policy=POLICY) as store:
         entry_ids: list[str] = []
         for operation in ops[:split]:
             apply(store, operation, entry_ids)

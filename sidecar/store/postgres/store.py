@@ -35,7 +35,7 @@ class PostgresStore(SqlReads, WritingStore):
     # seq keeps insertion order, which listings keep (as SQLite's rowid does).
     dialect = SqlDialect(param="%s", same="IS NOT DISTINCT FROM", order="seq")
 
-    def __init__(self, url: str, *, create: bool = False, policy: Policy | None = None,
+    def __init__(self, url: str, *, policy: Policy, create: bool = False,
                  clock: Clock | None = None, versions: VersionAllocator | None = None,
                  env: Mapping[str, str] | None = None) -> None:
         super().__init__(policy, clock)

@@ -28,8 +28,8 @@ class SqliteStore(SqlReads, WritingStore):
 
     dialect = SqlDialect(param="?", same="IS", order="rowid")
 
-    def __init__(self, path: str | Path, *, create: bool = False,
-                 policy: Policy | None = None, clock: Clock | None = None,
+    def __init__(self, path: str | Path, *, policy: Policy, create: bool = False,
+                 clock: Clock | None = None,
                  versions: VersionAllocator | None = None,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         super().__init__(policy, clock)
