@@ -18,7 +18,8 @@ from .server.transport import GrpcTransport
 from .settings import Settings
 from .snapshot_writer import SnapshotWriter
 from .store import ConsentStore, open_store
-from .store.urls import mask_url, opener_for
+from .store.masking import mask_url
+from .store.urls import opener_for
 from .sync import StoreFollower
 
 log = logging.getLogger("maytrain.server")

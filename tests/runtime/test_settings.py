@@ -9,7 +9,7 @@ from sidecar.cli.options import settings as settings_of
 from sidecar.core import InvalidValueError
 from sidecar.policy_files import load_policy
 from sidecar.settings import ENVIRONMENT, Settings, resolve
-from sidecar.store.urls import mask_url
+from sidecar.store.masking import mask_url
 
 
 def test_defaults_without_flags_or_environment() -> None:
