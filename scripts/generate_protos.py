@@ -1,4 +1,7 @@
-"""Generate the committed Python stubs in clients/python from protos/, or check them."""
+"""Generate the committed Python stubs in clients/python from protos/, or check them.
+
+The .proto files are copied too, beside the stubs and into the sidecar's package data, so
+both wheels ship the contract they were built from."""
 
 from __future__ import annotations
 
@@ -15,10 +18,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PROTO_ROOT = REPO / "protos"
 OUT_ROOT = REPO / "clients" / "python"
+SIDECAR_PROTOS = REPO / "sidecar" / "protos"
 STUB_DIR = Path("maytrain") / "v1"
-SHOWN_DIR = OUT_ROOT.relative_to(REPO) / STUB_DIR
 # Everything protoc writes for us; other files in STUB_DIR (__init__.py) are hand-written.
-GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+STUB_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py", "_pb2_grpc.pyi")
+# Each place generated files are committed, and the kinds of file it holds.
+TARGETS = {OUT_ROOT: (*STUB_SUFFIXES, ".proto"), SIDECAR_PROTOS: (".proto",)}
 PLUGINS = ("protoc-gen-mypy", "protoc-gen-mypy_grpc")
 # The committed stubs are made by exactly these; other versions write different files.
 PINNED = {"grpcio-tools": "1.85.1", "mypy-protobuf": "5.1.0"}
@@ -52,32 +57,37 @@ def protoc_command(out_dir: Path) -> list[str]:
 
 
 def generate_into(out_dir: Path) -> None:
-    """Run protoc over every proto file, writing the stubs under out_dir."""
+    """Run protoc over every proto file, writing the stubs and a copy of the protos under out_dir."""
     done = subprocess.run(protoc_command(out_dir), cwd=PROTO_ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"protoc failed ({done.returncode}):\n{done.stderr}")
+    for name in proto_files():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROTO_ROOT / name, out_dir / name)
 
 
-def generated_files(root: Path) -> dict[str, Path]:
-    """Map each generated stub's name to its path in root's STUB_DIR."""
+def generated_files(root: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    """Map each generated file's name, of the kinds in suffixes, to its path in root's STUB_DIR."""
     stub_dir = root / STUB_DIR
     if not stub_dir.is_dir():
         return {}
-    return {p.name: p for p in sorted(stub_dir.iterdir()) if p.name.endswith(GENERATED_SUFFIXES)}
+    return {p.name: p for p in sorted(stub_dir.iterdir()) if p.name.endswith(suffixes)}
 
 
-def drift(committed_root: Path, fresh_root: Path) -> list[str]:
-    """Describe every way the committed stubs differ from freshly generated ones."""
-    committed, fresh = generated_files(committed_root), generated_files(fresh_root)
-    problems = [f"missing: {SHOWN_DIR / n}" for n in sorted(fresh.keys() - committed.keys())]
+def drift(committed_root: Path, fresh_root: Path, suffixes: tuple[str, ...]) -> list[str]:
+    """Describe every way the committed files differ from freshly generated ones."""
+    committed, fresh = generated_files(committed_root, suffixes), generated_files(fresh_root, suffixes)
+    shown = (committed_root.relative_to(REPO) if committed_root.is_relative_to(REPO)
+             else committed_root) / STUB_DIR
+    problems = [f"missing: {shown / n}" for n in sorted(fresh.keys() - committed.keys())]
     problems += [
-        f"stale, no proto generates it: {SHOWN_DIR / n}"
+        f"stale, no proto generates it: {shown / n}"
         for n in sorted(committed.keys() - fresh.keys())
     ]
     for name in sorted(fresh.keys() & committed.keys()):
         if not filecmp.cmp(committed[name], fresh[name], shallow=False):
             diff = short_diff(committed[name], fresh[name])
-            problems.append(f"differs: {SHOWN_DIR / name}\n{diff}")
+            problems.append(f"differs: {shown / name}\n{diff}")
     return problems
 
 
@@ -102,22 +112,23 @@ def unpinned_tools() -> list[str]:
 
 
 def check() -> list[str]:
-    """Generate into a temporary directory and return the drift from the committed stubs."""
+    """Generate into a temporary directory and return the drift from the committed files."""
     with tempfile.TemporaryDirectory() as tmp:
         generate_into(Path(tmp))
-        problems = drift(OUT_ROOT, Path(tmp))
+        problems = [p for root, kinds in TARGETS.items() for p in drift(root, Path(tmp), kinds)]
     return unpinned_tools() + problems if problems else []
 
 
 def generate() -> None:
-    """Regenerate the committed stubs, removing any that no proto produces any more."""
+    """Regenerate the committed files, removing any that no proto produces any more."""
     with tempfile.TemporaryDirectory() as tmp:
         generate_into(Path(tmp))
-        (OUT_ROOT / STUB_DIR).mkdir(parents=True, exist_ok=True)
-        for stale in generated_files(OUT_ROOT).values():
-            stale.unlink()
-        for name, path in generated_files(Path(tmp)).items():
-            shutil.copyfile(path, OUT_ROOT / STUB_DIR / name)
+        for root, kinds in TARGETS.items():
+            (root / STUB_DIR).mkdir(parents=True, exist_ok=True)
+            for stale in generated_files(root, kinds).values():
+                stale.unlink()
+            for name, path in generated_files(Path(tmp), kinds).items():
+                shutil.copyfile(path, root / STUB_DIR / name)
 
 
 def main(argv: list[str] | None = None) -> int:

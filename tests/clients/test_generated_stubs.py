@@ -1,6 +1,7 @@
 """Tests that the committed maytrain.v1 stubs match the protos and work at run time."""
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -21,6 +22,17 @@ def load_generator():
 def test_committed_stubs_match_the_protos():
     problems = load_generator().check()
     assert not problems, "run `python scripts/generate_protos.py`:\n" + "\n".join(problems)
+
+
+def test_drift_reports_a_proto_copy_edited_by_hand(tmp_path):
+    generator = load_generator()
+    committed = tmp_path / generator.STUB_DIR
+    shutil.copytree(generator.SIDECAR_PROTOS / generator.STUB_DIR, committed)
+    (committed / "consent.proto").write_text("// edited by hand\n")
+
+    problems = generator.drift(tmp_path, generator.OUT_ROOT, (".proto",))
+
+    assert [p.splitlines()[0] for p in problems] == [f"differs: {committed / 'consent.proto'}"]
 
 
 def test_check_batch_request_round_trips_through_the_wire_format():
