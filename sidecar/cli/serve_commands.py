@@ -1,7 +1,9 @@
 """`maytrain serve | check | status`: run the sidecar, and ask a running one.
 
 `check` exits 0 when the record is allowed, 1 when it is denied and 2 for every failure
-(it catches them all), so a crash can never read as a denial or an allow.
+(it catches them all), so a crash can never read as a denial or an allow. Allowed means an
+ALLOW verdict *and* an allowing reason, as in the client; an answer with a verdict or
+reason this version does not know, or an ALLOW with a denying reason, is a failure (2).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from ..settings import DEFAULT_TARGET
 from . import options
 
 EXIT_ALLOWED, EXIT_DENIED, EXIT_FAILED = 0, 1, 2
+ALLOWING_REASONS = frozenset({consent_pb2.REASON_ALLOWED_BY_TERMS,
+                              consent_pb2.REASON_ALLOWED_BY_CONSENT})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -110,9 +114,27 @@ def check_command(args: argparse.Namespace) -> int:
             response = pb_grpc.ConsentCheckServiceStub(channel).Check(request, timeout=args.timeout)
     except Exception as exc:  # every failure is exit 2, never a verdict
         return options.error(_failure(exc, args.target), EXIT_FAILED)
+    problem = _unreadable(response.decision)
+    if problem:
+        return options.error(f"sidecar at {args.target} {problem}; treat the record as "
+                             "denied", EXIT_FAILED)
     _print_decision(args, response)
-    allowed = response.decision.verdict == consent_pb2.VERDICT_ALLOW
-    return EXIT_ALLOWED if allowed else EXIT_DENIED
+    return EXIT_ALLOWED if response.decision.verdict == consent_pb2.VERDICT_ALLOW else EXIT_DENIED
+
+
+def _unreadable(decision: consent_pb2.Decision) -> str:
+    """Why an answer cannot be taken at its word, or '' (it names a known, coherent pair)."""
+    if decision.verdict not in consent_pb2.Verdict.values():
+        return f"answered an unknown verdict number {decision.verdict}"
+    if decision.reason not in consent_pb2.Reason.values():
+        return f"answered an unknown reason number {decision.reason}"
+    allows = decision.verdict == consent_pb2.VERDICT_ALLOW
+    if decision.verdict == consent_pb2.VERDICT_UNSPECIFIED or (
+            allows != (decision.reason in ALLOWING_REASONS)):
+        verdict = consent_pb2.Verdict.Name(decision.verdict)
+        return (f"answered a contradictory decision ({verdict} with "
+                f"{consent_pb2.Reason.Name(decision.reason)})")
+    return ""
 
 
 def status_command(args: argparse.Namespace) -> int:
