@@ -44,7 +44,8 @@ class Sidecar:
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping)
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,
-                                       reuse_port=settings.reuse_port)
+                                       reuse_port=settings.reuse_port,
+                                       max_streams=settings.max_streams)
 
     @property
     def ports(self) -> list[int]:

@@ -39,6 +39,8 @@ class Settings:
     sync_interval: float = 1.0
     snapshot_file: str | None = None
     max_batch: int = 10_000
+    max_streams: int = 32
+    """Streams served at once; each holds one of the 64 server threads while it is open."""
     shutdown_grace: float = 10.0
     reuse_port: bool = False
 
@@ -124,5 +126,6 @@ def _flag(name: str) -> str:
 
 _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "listen": _addresses, "max_staleness": _positive_float, "sync_interval": _positive_float,
-    "shutdown_grace": _positive_float, "max_batch": _positive_int, "reuse_port": _boolean,
+    "shutdown_grace": _positive_float, "max_batch": _positive_int,
+    "max_streams": _positive_int, "reuse_port": _boolean,
 }

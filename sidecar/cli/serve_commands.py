@@ -47,7 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="deny as stale past this many seconds (default: the policy's)")
     serve.add_argument("--sync-interval", metavar="S", type=float, help="poll every S seconds (1)")
     serve.add_argument("--snapshot-file", metavar="PATH", help="warm-start snapshot file")
-    serve.add_argument("--max-batch", metavar="N", type=int, help="records per call (10000)")
+    serve.add_argument("--max-batch", metavar="N", type=int,
+                       help="records per call (10000); messages may be up to 2 KiB a record")
+    serve.add_argument("--max-streams", metavar="N", type=int,
+                       help="streams served at once, RESOURCE_EXHAUSTED beyond (32 of the 64 "
+                            "server threads; the rest stay free for unary calls)")
     serve.add_argument("--shutdown-grace", metavar="S", type=float,
                        help="seconds to finish received requests on SIGTERM (10)")
     serve.add_argument("--reuse-port", action="store_true", default=None,

@@ -15,13 +15,20 @@ from grpc_reflection.v1alpha import reflection
 
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
+from .guards import CallGuards
 from .listeners import bind, open_unix_socket, server_options
 from .service import SERVICE_NAME, ConsentCheckService
 
 LIVENESS = "liveness"
 READINESS = ("", SERVICE_NAME)
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 MAIN_WORKERS, HEALTH_WORKERS = 64, 4
+RECORD_BYTES = 2048  # a generous record: three 256-character ids, a category, a purpose, ...
+MESSAGE_SLACK = 1024 * 1024
+
+
+def max_message_bytes(max_batch: int) -> int:
+    """The largest message a call may send: a full batch of generous records."""
+    return max_batch * RECORD_BYTES + MESSAGE_SLACK
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -30,8 +37,11 @@ class GrpcTransport:
     """Binds, starts and stops the servers; reports readiness through grpc.health.v1."""
 
     def __init__(self, service: ConsentCheckService, *, listen: tuple[str, ...],
-                 health_listen: str | None, reuse_port: bool) -> None:
+                 health_listen: str | None, reuse_port: bool, max_streams: int) -> None:
         self.listen, self.health_listen, self.reuse_port = listen, health_listen, reuse_port
+        self.max_message_bytes = max_message_bytes(service.max_batch)
+        self.guards = CallGuards(max_streams=max_streams, max_batch=service.max_batch,
+                                 threads=MAIN_WORKERS)
         self.health = health.HealthServicer(experimental_non_blocking=True)
         self.server = self._main_server(service)
         self.health_server = self._health_server() if health_listen else None
@@ -48,8 +58,9 @@ class GrpcTransport:
             open_unix_socket(address)
 
     def set_ready(self, ready: bool) -> None:
-        """Readiness as the cache allows; liveness SERVING while this process runs."""
-        status = _SERVING if ready else _NOT_SERVING
+        """Readiness as the cache allows (and while a server thread is free); liveness
+        SERVING while this process runs."""
+        status = _SERVING if ready and not self.guards.saturated() else _NOT_SERVING
         for service in READINESS:
             self.health.set(service, status)
         self.health.set(LIVENESS, _SERVING)
@@ -63,7 +74,7 @@ class GrpcTransport:
             self.health_server.stop(0).wait()
 
     def _main_server(self, service: ConsentCheckService) -> grpc.Server:
-        server = self._new_server(MAIN_WORKERS)
+        server = self._new_server(MAIN_WORKERS, (self.guards,))
         pb_grpc.add_ConsentCheckServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -75,6 +86,8 @@ class GrpcTransport:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         return server
 
-    def _new_server(self, workers: int) -> grpc.Server:
+    def _new_server(self, workers: int,
+                    interceptors: tuple[grpc.ServerInterceptor, ...] = ()) -> grpc.Server:
         return grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                           options=server_options(MAX_MESSAGE_BYTES, self.reuse_port))
+                           interceptors=list(interceptors),
+                           options=server_options(self.max_message_bytes, self.reuse_port))
