@@ -14,6 +14,7 @@ from .clock import wall_clock
 from .core.index import ConsentIndex
 from .core.policy import Policy
 from .server.service import ConsentCheckService
+from .server.tls import tls_files
 from .server.transport import GrpcTransport
 from .settings import Settings
 from .snapshot_writer import SnapshotWriter
@@ -45,7 +46,10 @@ class Sidecar:
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,
                                        reuse_port=settings.reuse_port,
-                                       max_streams=settings.max_streams)
+                                       max_streams=settings.max_streams,
+                                       tls=tls_files(settings.tls_cert, settings.tls_key,
+                                                     settings.tls_client_ca),
+                                       insecure_listen=settings.insecure_listen)
 
     @property
     def ports(self) -> list[int]:

@@ -43,6 +43,10 @@ class Settings:
     """Streams served at once; each holds one of the 64 server threads while it is open."""
     shutdown_grace: float = 10.0
     reuse_port: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    insecure_listen: bool = False
 
     def under(self, policy: Policy) -> Settings:
         """These settings with what was left to the policy taken from it."""
@@ -128,4 +132,5 @@ _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "listen": _addresses, "max_staleness": _positive_float, "sync_interval": _positive_float,
     "shutdown_grace": _positive_float, "max_batch": _positive_int,
     "max_streams": _positive_int, "reuse_port": _boolean,
+    "insecure_listen": _boolean,
 }

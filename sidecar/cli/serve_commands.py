@@ -57,6 +57,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--reuse-port", action="store_true", default=None,
                        help="share TCP ports with other processes (SO_REUSEPORT); off by "
                             "default, so a second sidecar on a taken address fails")
+    serve.add_argument("--tls-cert", metavar="PEM",
+                       help="serve TLS on TCP listeners with this certificate (chain); "
+                            "re-read when the file changes")
+    serve.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    serve.add_argument("--tls-client-ca", metavar="PEM",
+                       help="require client certificates signed by this CA (mutual TLS)")
+    serve.add_argument("--insecure-listen", action="store_true", default=None,
+                       help="allow plaintext on TCP listeners beyond loopback (refused "
+                            "otherwise)")
     serve.set_defaults(handler=serve_command)
     _check_parser(subparsers)
     status = subparsers.add_parser("status", help="show a running sidecar's status")

@@ -30,13 +30,18 @@ def server_options(max_message_bytes: int, reuse_port: bool) -> list[tuple[str, 
             ("grpc.max_send_message_length", max_message_bytes)]
 
 
-def bind(server: grpc.Server, address: str) -> int:
-    """Add an insecure port for `address`; returns the TCP port (0 for unix sockets)."""
+def bind(server: grpc.Server, address: str,
+         credentials: grpc.ServerCredentials | None = None) -> int:
+    """Add a port for `address` (TLS with `credentials` on TCP); returns the TCP port (0 for
+    unix sockets, which are always plaintext: only this machine reaches them)."""
     path = unix_path(address)
     if path:
         _claim_socket_path(Path(path))
     try:
-        port = server.add_insecure_port(address)
+        if credentials is not None and not path:
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as exc:
         raise ListenError(f"cannot listen on {address}: {exc} (is another sidecar using it?)") from None
     if not path and port == 0:
@@ -52,10 +57,15 @@ def open_unix_socket(address: str) -> None:
 
 
 def _claim_socket_path(path: Path) -> None:
-    """Refuse a socket another process listens on; remove one left by a dead process."""
+    """Refuse a socket another process listens on; remove one left by a dead process.
+
+    The directory must exist: created here it would take the umask's mode (world-writable
+    under umask 000), letting any local user replace the socket with their own."""
     if not path.is_absolute():
         raise ListenError(f"unix socket path {path} must be absolute (unix:/path/to.sock)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        raise ListenError(f"cannot listen on unix:{path}: the directory {path.parent} does not "
+                          "exist (create it, writable only by the sidecar's user and group)")
     if not path.exists():
         return
     if not stat.S_ISSOCK(path.stat().st_mode):

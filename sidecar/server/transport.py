@@ -7,6 +7,7 @@ makes pods unready instead of getting them restarted.
 
 from __future__ import annotations
 
+import logging
 from concurrent import futures
 
 import grpc
@@ -16,9 +17,11 @@ from grpc_reflection.v1alpha import reflection
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
 from .guards import CallGuards
-from .listeners import bind, open_unix_socket, server_options
+from .listeners import ListenError, bind, open_unix_socket, server_options
 from .service import SERVICE_NAME, ConsentCheckService
+from .tls import ReloadingCredentials, TlsFiles, is_loopback
 
+log = logging.getLogger("maytrain.server")
 LIVENESS = "liveness"
 READINESS = ("", SERVICE_NAME)
 MAIN_WORKERS, HEALTH_WORKERS = 64, 4
@@ -37,8 +40,11 @@ class GrpcTransport:
     """Binds, starts and stops the servers; reports readiness through grpc.health.v1."""
 
     def __init__(self, service: ConsentCheckService, *, listen: tuple[str, ...],
-                 health_listen: str | None, reuse_port: bool, max_streams: int) -> None:
+                 health_listen: str | None, reuse_port: bool, max_streams: int,
+                 tls: TlsFiles | None = None, insecure_listen: bool = False) -> None:
         self.listen, self.health_listen, self.reuse_port = listen, health_listen, reuse_port
+        _refuse_plaintext_beyond_loopback(listen, tls, insecure_listen)
+        self.credentials = ReloadingCredentials(tls).credentials if tls else None
         self.max_message_bytes = max_message_bytes(service.max_batch)
         self.guards = CallGuards(max_streams=max_streams, max_batch=service.max_batch,
                                  threads=MAIN_WORKERS)
@@ -49,7 +55,7 @@ class GrpcTransport:
 
     def start(self) -> None:
         """Bind every listener (a taken address fails here), then start answering."""
-        self.ports = [bind(self.server, address) for address in self.listen]
+        self.ports = [bind(self.server, address, self.credentials) for address in self.listen]
         if self.health_server is not None:
             bind(self.health_server, self.health_listen or "")
             self.health_server.start()
@@ -91,3 +97,18 @@ class GrpcTransport:
         return grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
                            interceptors=list(interceptors),
                            options=server_options(self.max_message_bytes, self.reuse_port))
+
+
+def _refuse_plaintext_beyond_loopback(listen: tuple[str, ...], tls: TlsFiles | None,
+                                      insecure: bool) -> None:
+    """Consent answers in plaintext only on loopback and unix sockets, unless told so."""
+    exposed = [address for address in listen if not is_loopback(address)]
+    if not exposed or tls is not None:
+        return
+    if not insecure:
+        raise ListenError(
+            f"refusing to serve plaintext on {', '.join(exposed)}, which other machines can "
+            "reach: give --tls-cert and --tls-key (and --tls-client-ca for mutual TLS), "
+            "listen on 127.0.0.1 or a unix socket, or pass --insecure-listen")
+    log.warning("serving plaintext on %s (--insecure-listen): anyone on that network can "
+                "call the sidecar and read its answers", ", ".join(exposed))
