@@ -10,7 +10,7 @@ import gc
 import logging
 import threading
 
-from .clock import wall_clock
+from .clock import DecisionClock
 from .core.index import ConsentIndex
 from .core.policy import Policy
 from .server.service import ConsentCheckService
@@ -38,10 +38,14 @@ class Sidecar:
         limit = self.settings.staleness_limit
         self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
                                         every=max(0.5, limit / 3))
-        self.follower = StoreFollower(self._open_reader, initial=self.snapshots.load(),
-                                      on_index=self._on_index)
+        self.clock = DecisionClock()
+        initial = self.snapshots.load()
+        if initial is not None and initial.synced_at is not None:
+            self.clock.observe(initial.synced_at)  # the file's age never reads as negative
+        self.follower = StoreFollower(self._open_reader, clock=self.clock, initial=initial,
+                                      on_index=self._on_index, on_time_seen=self.clock.observe)
         self.service = ConsentCheckService(
-            self.follower, policy, wall_clock, store=mask_url(settings.store),
+            self.follower, policy, self.clock, store=mask_url(settings.store),
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping)
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,

@@ -18,12 +18,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import cast
 
 from .clock import Clock, wall_clock
 from .core.index import ConsentIndex
-from .core.model import Micros
+from .core.model import ConsentEntry, Erasure, Micros, StoreRow
 from .store.protocol import ConsentReader, PushingReader
 
 log = logging.getLogger("maytrain.sync")
@@ -39,8 +39,10 @@ class StoreFollower:
 
     def __init__(self, open_reader: ReaderFactory, *, clock: Clock = wall_clock,
                  on_index: Callable[[ConsentIndex], None] | None = None,
-                 initial: ConsentIndex | None = None) -> None:
+                 initial: ConsentIndex | None = None,
+                 on_time_seen: Callable[[Micros], None] | None = None) -> None:
         self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
+        self._on_time_seen = on_time_seen
         self._reader: ConsentReader | None = None
         self.index: ConsentIndex | None = initial
         self.warm_started = initial is not None
@@ -51,6 +53,9 @@ class StoreFollower:
         self._lock = threading.Lock()
         self._flight: threading.Event | None = None
         self._wake = threading.Event()
+        self._changed = threading.Condition()
+        self._following = False
+        self._started_monotonic = 0
 
     def refresh(self) -> ConsentIndex | None:
         """Sync once, or wait for the sync already in flight; returns the current index."""
@@ -71,13 +76,28 @@ class StoreFollower:
         return self.index
 
     def wait_for_version(self, version: int, timeout: float) -> ConsentIndex | None:
-        """Refresh until the index reaches `version` or `timeout` seconds pass."""
+        """The index once it reaches `version`, or the current one after `timeout` seconds.
+
+        While the follow loop runs, the caller only wakes it and waits: a request thread
+        never syncs itself, so a store that hangs holds no request past its deadline (and
+        no request thread writes the snapshot file)."""
         deadline = time.monotonic() + timeout
-        while True:
-            index = self.refresh()
-            if (index is not None and index.version >= version) or time.monotonic() >= deadline:
-                return index
-            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        with self._changed:
+            while not _reached(self.index, version):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                if self._following:
+                    self._wake.set()
+                    self._changed.wait(min(remaining, PUSH_SLICE))
+                else:  # no loop to wake (a one-off follower): sync here, then look again
+                    self._changed.release()
+                    try:
+                        self.refresh()
+                    finally:
+                        self._changed.acquire()
+                    self._changed.wait(min(remaining, 0.02))
+        return self.index
 
     def wake(self) -> None:
         """Ask the follow loop to sync now (a pushed notification arrived)."""
@@ -88,6 +108,7 @@ class StoreFollower:
         """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`."""
         # With a reader that pushes changes, `heartbeat` (if given) shortens the interval:
         # pushes carry the changes, heartbeats keep a quiet store from reading as stale.
+        self._following = True
         while not stop.is_set():
             self.refresh()
             period = self._period(interval, heartbeat)
@@ -133,7 +154,7 @@ class StoreFollower:
         self._drop_reader()
 
     def _sync(self) -> None:
-        started = self._clock()
+        started, self._started_monotonic = self._clock(), time.monotonic_ns()
         try:
             reader = self._reader or self._connect()
             index = self._advance(reader, started)
@@ -142,7 +163,9 @@ class StoreFollower:
             return
         if self.last_error:
             log.info("store reachable again at consent version %d", index.version)
-        self.last_error, self.warm_started, self.index = "", False, index
+        with self._changed:
+            self.last_error, self.warm_started, self.index = "", False, index
+            self._changed.notify_all()
         self.failures = 0
         if self._on_index is not None:
             self._on_index(index)
@@ -160,12 +183,27 @@ class StoreFollower:
             self.snapshot_loads += 1
             log.info("loaded a full snapshot at consent version %d (%d rows)",
                      snapshot.version, len(snapshot.rows))
-            return ConsentIndex.build(snapshot.version, snapshot.rows, synced_at=started)
+            self._seen(snapshot.rows)
+            return ConsentIndex.build(snapshot.version, snapshot.rows,
+                                      synced_at=self._rebased(started))
         while True:
             changes = reader.changes_since(index.version, PAGE)
-            index = index.apply(changes, synced_at=started)
+            self._seen(change.row for change in changes)
+            index = index.apply(changes, synced_at=self._rebased(started))
             if len(changes) < PAGE:
                 return index
+
+    def _rebased(self, started: Micros) -> Micros:
+        """When this sync started, on the clock as it reads now: a clock moved up to a
+        time seen meanwhile moves the start with it (a re-basing is no elapsed time)."""
+        elapsed = (time.monotonic_ns() - self._started_monotonic) // 1000
+        return max(started, self._clock() - elapsed)
+
+    def _seen(self, rows: Iterable[StoreRow]) -> None:
+        """Tell the clock the latest write time among rows about to be applied."""
+        latest = latest_time(rows) if self._on_time_seen is not None else None
+        if latest is not None and self._on_time_seen is not None:
+            self._on_time_seen(latest)
 
     def _failed(self, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
@@ -181,3 +219,19 @@ class StoreFollower:
             # Closing a broken connection may fail too; there is nothing to do about it.
             with contextlib.suppress(Exception):
                 reader.close()
+
+
+def _reached(index: ConsentIndex | None, version: int) -> bool:
+    return index is not None and index.version >= version
+
+
+def latest_time(rows: Iterable[StoreRow]) -> Micros | None:
+    """The latest time a store row was written at (by its writer's clock), if any."""
+    times = [t for t in map(_written_at, rows) if t is not None]
+    return max(times, default=None)
+
+
+def _written_at(row: StoreRow) -> Micros | None:
+    if isinstance(row, ConsentEntry):
+        return row.recorded_at
+    return row.requested_at if isinstance(row, Erasure) else row.created_at
