@@ -17,6 +17,7 @@ from .server.service import ConsentCheckService
 from .server.tls import tls_files
 from .server.transport import GrpcTransport
 from .settings import Settings
+from .snapshot_seal import read_key
 from .snapshot_writer import SnapshotWriter
 from .store import ConsentStore, open_store
 from .store.masking import mask_url
@@ -37,9 +38,10 @@ class Sidecar:
         self._frozen_version = -1
         limit = self.settings.staleness_limit
         self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
-                                        every=max(0.5, limit / 3))
+                                        every=max(0.5, limit / 3),
+                                        key=read_key(settings.snapshot_key_file))
         self.clock = DecisionClock()
-        initial = self.snapshots.load()
+        initial = self.snapshots.load(now=self.clock())
         if initial is not None and initial.synced_at is not None:
             self.clock.observe(initial.synced_at)  # the file's age never reads as negative
         self.follower = StoreFollower(self._open_reader, clock=self.clock, initial=initial,

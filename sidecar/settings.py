@@ -38,6 +38,8 @@ class Settings:
     """Seconds before the cache is stale; None until `under(policy)` fills in the policy's."""
     sync_interval: float = 1.0
     snapshot_file: str | None = None
+    snapshot_key_file: str | None = None
+    """A file holding the key that authenticates the snapshot file (HMAC-SHA256)."""
     max_batch: int = 10_000
     max_streams: int = 32
     """Streams served at once; each holds one of the 64 server threads while it is open."""

@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="deny as stale past this many seconds (default: the policy's)")
     serve.add_argument("--sync-interval", metavar="S", type=float, help="poll every S seconds (1)")
     serve.add_argument("--snapshot-file", metavar="PATH", help="warm-start snapshot file")
+    serve.add_argument("--snapshot-key-file", metavar="PATH",
+                       help="authenticate the snapshot file with the key in this file "
+                            "(HMAC-SHA256): a file written without it is never loaded")
     serve.add_argument("--max-batch", metavar="N", type=int,
                        help="records per call (10000); messages may be up to 2 KiB a record")
     serve.add_argument("--max-streams", metavar="N", type=int,
