@@ -1,8 +1,9 @@
 """The consent store: the protocol every backend implements, its errors, and open_store().
 
-Backends live in sub-packages (`sqlite`, the embedded default); validation and the write
-logic that is not SQL are shared (`requests`, `references`, `rows`, `writing`), and the
-JSON Lines import format is parsed in `imports`.
+Backends live in sub-packages (`sqlite`, the embedded default, and `postgres`) on top of
+one SQL layer (`sql`); validation and the write logic that is not SQL are shared
+(`requests`, `references`, `rows`, `writing`), and the JSON Lines import format is parsed
+in `imports`.
 """
 
 from .errors import NotFoundError, StoreError, StoreUnavailableError, ValidationError

@@ -15,7 +15,6 @@ the follower waits on it instead of sleeping between polls when the reader has i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -159,9 +158,6 @@ class ConsentStore(ConsentReader, Protocol):
     def write(self, requests: Sequence[WriteRequest], *, actor: str,
               lines: Sequence[int] | None = None) -> WriteResult:
         """Apply many add/grant/opt-out/erasure requests, all or nothing (imports)."""
-
-    def begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
-        """Open a write transaction that owns `count` new consecutive versions."""
 
     def __enter__(self) -> ConsentStore:
         """Use as a context manager; closes on exit."""

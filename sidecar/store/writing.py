@@ -1,6 +1,6 @@
 """The write logic every backend shares: validate, check references, number, build rows.
 
-A backend supplies `begin_write(count)` (a transaction that owns `count` new versions)
+A backend supplies `_begin_write(count)` (a transaction that owns `count` new versions)
 and the row primitives of `WriteTransaction`; everything here is free of SQL. Every check
 runs before the first row is written, and a failure rolls the transaction back, so a
 refused write leaves the store and its version unchanged.
@@ -35,13 +35,13 @@ WRITE_SLICE = 20_000
 
 
 class WritingStore:
-    """Mixin with the public write operations, on top of a backend's `begin_write`."""
+    """Mixin with the public write operations, on top of a backend's `_begin_write`."""
 
     def __init__(self, policy: Policy, clock: Clock | None = None) -> None:
         self.policy = policy  # what writes are validated against; the caller chooses it
         self._clock = clock or wall_clock
 
-    def begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
+    def _begin_write(self, count: int) -> AbstractContextManager[WriteTransaction]:
         """Backends open a write transaction owning `count` new versions."""
         raise NotImplementedError
 
@@ -75,7 +75,7 @@ class WritingStore:
             raise ValidationError("", "nothing to write")
         now = self._clock()
         checked = _checked(requests, self.policy, now, lines)
-        with self.begin_write(len(checked)) as tx:
+        with self._begin_write(len(checked)) as tx:
             check_references(tx, checked, lines)
             # Rows are built and inserted a slice at a time, so a bulk import never holds
             # every row in three forms at once.
@@ -91,7 +91,7 @@ class WritingStore:
         check_id("account", account_id)
         region = normalize_region(region, self.policy)
         now = self._clock()
-        with self.begin_write(1) as tx:
+        with self._begin_write(1) as tx:
             account = tx.account(account_id)
             if account is None:
                 raise NotFoundError(f"account {account_id!r} is not in the store")
@@ -105,7 +105,7 @@ class WritingStore:
         check_id("consent", entry_id)
         check_time("at", at)
         now = self._clock()
-        with self.begin_write(1) as tx:
+        with self._begin_write(1) as tx:
             entry = tx.consent(entry_id)
             if entry is None:
                 raise NotFoundError(f"consent entry {entry_id!r} is not in the store")

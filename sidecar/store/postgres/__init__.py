@@ -1,6 +1,6 @@
 """The PostgreSQL consent store backend (psycopg 3): for a fleet of sidecars on one store."""
 
+from .dialect import POSTGRES
 from .store import PostgresStore
-from .versions import LockedVersions, VersionAllocator, bump_counter
 
-__all__ = ["LockedVersions", "PostgresStore", "VersionAllocator", "bump_counter"]
+__all__ = ["POSTGRES", "PostgresStore"]

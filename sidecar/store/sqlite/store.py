@@ -7,85 +7,50 @@ store objects (or processes) on one file are serialised by SQLite's own write lo
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from ...core.policy import Policy
 from ..errors import StoreUnavailableError
-from ..protocol import MigrationResult
-from ..sql_reads import SqlDialect, SqlReads
-from ..writing import Clock, WritingStore
-from . import migrations
+from ..sql.store import SqlStore
+from ..sql.versions import VersionAllocator
+from ..writing import Clock
+from .bulk import insert_rows
 from .connect import DEFAULT_BUSY_TIMEOUT, connect, sqlite_errors
-from .transaction import SqliteTransaction
-from .versions import LockedVersions, VersionAllocator
+from .dialect import SCHEMA, SQLITE
 
 
-class SqliteStore(SqlReads, WritingStore):
+class SqliteStore(SqlStore):
     """A consent store in one SQLite file."""
 
-    dialect = SqlDialect(param="?", same="IS", order="rowid")
+    dialect = SQLITE
+    marks = SCHEMA
+    bulk_insert = staticmethod(insert_rows)
 
     def __init__(self, path: str | Path, *, policy: Policy, create: bool = False,
-                 clock: Clock | None = None,
-                 versions: VersionAllocator | None = None,
+                 clock: Clock | None = None, versions: VersionAllocator | None = None,
                  busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        super().__init__(policy, clock)
         self.path = Path(path)
-        self.url = sqlite_url(self.path)
-        self._versions = versions or LockedVersions()
-        self._lock = threading.RLock()
-        self._conn = connect(self.path, create=create, busy_timeout=busy_timeout)
-        self._file = file_identity(self.path)
-        self.migration: MigrationResult | None = None
-        try:
-            self._open(create)
-        except BaseException:
-            self._conn.close()
-            raise
+        self.url, self.where = sqlite_url(self.path), str(self.path)
+        conn = connect(self.path, create=create, busy_timeout=busy_timeout)
+        super().__init__(conn, policy=policy, clock=clock, versions=versions)
+        self._file = file_identity(self.path)  # after connect, which may create the file
+        self._start(create)
 
-    def _open(self, create: bool) -> None:
-        with sqlite_errors(self.path):
-            if create:
-                self.migration = self.migrate()
-            else:
-                migrations.check_usable(migrations.read_state(self._conn), self.path,
-                                        create=False)
+    def _errors(self, action: str = "failed") -> AbstractContextManager[None]:
+        """sqlite3 errors as store errors naming the file (SQLite words every action alike)."""
+        return sqlite_errors(self.path)
 
-    def migrate(self) -> MigrationResult:
-        """Create or migrate the schema; a no-op on a current store."""
-        with self._lock, sqlite_errors(self.path):
-            return migrations.migrate(self._conn, self.path)
-
-    def schema_version(self) -> int:
-        """The schema version the file is at."""
-        with self._lock, sqlite_errors(self.path):
-            return self._conn.execute("PRAGMA user_version").fetchone()[0]
-
-    def close(self) -> None:
-        """Close the connection; the object is unusable afterwards."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def begin_write(self, count: int) -> Iterator[SqliteTransaction]:
-        """A write transaction owning `count` new versions; commits when the block succeeds."""
-        with self._lock, sqlite_errors(self.path):
-            try:
-                first = self._versions.begin(self._conn, count)
-                yield SqliteTransaction(self._conn, first)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+    def _rollback(self) -> None:
+        """Roll back, unless SQLite already ended the transaction."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """One read transaction: every query inside sees the same committed state."""
-        with self._lock, sqlite_errors(self.path):
+        with self._lock, self._errors():
             self._check_same_file()
             self._conn.execute("BEGIN")
             try:
@@ -114,4 +79,3 @@ def file_identity(path: Path) -> tuple[int, int] | None:
 def sqlite_url(path: Path) -> str:
     """The store URL for a path: sqlite:///relative.db or sqlite:////absolute.db."""
     return f"sqlite:///{path}"
-

@@ -1,28 +1,18 @@
 """The read half of the store protocol, once for every SQL backend.
 
-Backends keep the same tables and columns (`columns`); what differs between their SQL
-dialects is the parameter marker, null-safe equality and the column that keeps insertion
-order, and each backend says how it opens a read transaction.
+Backends keep the same tables and columns (`columns`); their dialect says how to spell
+the queries, and each backend says how it opens a read transaction.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from typing import Any
 
-from ..core.model import Account, Change, ConsentEntry, Erasure, StoreRow
-from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, row_from_feed
-from .protocol import Snapshot
-
-
-@dataclass(frozen=True)
-class SqlDialect:
-    """What a backend's SQL spells differently."""
-
-    param: str       # the parameter marker: "?" or "%s"
-    same: str        # null-safe equality: "IS" or "IS NOT DISTINCT FROM"
-    order: str       # the column that keeps insertion order: "rowid" or "seq"
+from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from ..protocol import Snapshot
+from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
+from .dialect import SqlDialect
 
 
 class SqlReads:
@@ -58,9 +48,10 @@ class SqlReads:
             raise ValueError("limit must be at least 1")
         p = self.dialect.param
         with self._query() as conn:
-            found = conn.execute(f"SELECT {FEED_COLUMNS} FROM changes WHERE version > {p} "
-                                 f"ORDER BY version LIMIT {p}", (version, limit)).fetchall()
-        return [Change(values[0], row_from_feed(values)) for values in found]
+            found = self.dialect.named_rows(
+                conn, f"SELECT {listed(FEED_COLUMNS)} FROM changes WHERE version > {p} "
+                      f"ORDER BY version LIMIT {p}", (version, limit)).fetchall()
+        return [Change(record["version"], row_from_change(record)) for record in found]
 
     def account(self, account_id: str) -> Account | None:
         """One account, or None."""
@@ -89,17 +80,18 @@ class SqlReads:
             return self._select(conn, "erasure", f"WHERE account_id = {self.dialect.param}",
                                 (account_id,))
 
-    def _one(self, kind: str, row_id: str) -> StoreRow | None:
+    def _one(self, kind: str, row_id: str) -> Any:
         with self._query() as conn:
             found = self._select(conn, kind, f"WHERE id = {self.dialect.param}", (row_id,))
         return found[0] if found else None
 
     def _select(self, conn: Any, kind: str, where: str, params: tuple) -> list:
         """Rows of one kind in insertion order (listings are oldest first)."""
-        cursor = conn.execute(f"SELECT {COLUMNS[kind]} FROM {TABLES[kind]} {where} "
-                              f"ORDER BY {self.dialect.order}", params)
+        rows = self.dialect.named_rows(conn, f"SELECT {listed(COLUMNS[kind])} FROM "
+                                             f"{TABLES[kind]} {where} ORDER BY "
+                                             f"{self.dialect.order}", params)
         convert = FROM[kind]
-        return [convert(values) for values in cursor]
+        return [convert(row) for row in rows]
 
 
 def _counter(conn: Any) -> int:
