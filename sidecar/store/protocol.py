@@ -1,4 +1,9 @@
-"""The consent store protocol every backend implements, and the values it returns.
+"""The consent store protocols every backend implements, and the values they return.
+
+Callers depend on the capability they use: `ConsentReader` (the sync layer),
+`PushingReader` (a reader that is told of writes), `ConsentWriter` (the write operations),
+or `ConsentStore`: a reader and a writer, with the lookups, listings and migrations
+the CLI needs.
 
 Readers (the sync layer) need three things: `version()`, `snapshot()` (every row at one
 consent version) and `changes_since(version, limit)` (the numbered feed after a version).
@@ -60,7 +65,10 @@ class MigrationResult:
 
 
 class WriteTransaction(Protocol):
-    """One open write transaction, holding the versions it was allocated (backend side)."""
+    """One open write transaction, holding the versions it was allocated (backend side).
+
+    The shared write logic runs on it; no caller of a store sees one.
+    """
 
     first_version: int
 
@@ -114,7 +122,32 @@ class PushingReader(ConsentReader, Protocol):
         # pushed); False after a quiet timeout; StoreUnavailableError on a lost connection.
 
 
-class ConsentStore(ConsentReader, Protocol):
+class ConsentWriter(Protocol):
+    """The write operations: each validates, then commits at new consent versions."""
+
+    def add_account(self, account_id: str, region: str = "", *, actor: str) -> WriteResult:
+        """Add an account; ValidationError when it exists or the region is malformed."""
+
+    def update_account(self, account_id: str, region: str, *, actor: str) -> WriteResult:
+        """Change an account's region; NotFoundError for an unknown account."""
+
+    def record_consent(self, request: ConsentRequest, *, actor: str) -> WriteResult:
+        """Record a grant or an opt-out."""
+
+    def withdraw(self, entry_id: str, *, at: Micros | None = None,
+                 actor: str) -> WriteResult:
+        """End an entry at `at`, or from this write's version when no time is given."""
+
+    def request_erasure(self, account_id: str, user_id: str = "", *,
+                        actor: str) -> WriteResult:
+        """Record an erasure of the account or of one of its users."""
+
+    def write(self, requests: Sequence[WriteRequest], *, actor: str,
+              lines: Sequence[int] | None = None) -> WriteResult:
+        """Apply many add/grant/opt-out/erasure requests, all or nothing (imports)."""
+
+
+class ConsentStore(ConsentReader, ConsentWriter, Protocol):
     """What every consent store backend offers (see sidecar.store.sqlite.SqliteStore)."""
 
     migration: MigrationResult | None
@@ -138,30 +171,8 @@ class ConsentStore(ConsentReader, Protocol):
     def erasures(self, account_id: str) -> list[Erasure]:
         """An account's erasures (account and user level), oldest first."""
 
-    def add_account(self, account_id: str, region: str = "", *, actor: str) -> WriteResult:
-        """Add an account; ValidationError when it exists or the region is malformed."""
-
-    def update_account(self, account_id: str, region: str, *, actor: str) -> WriteResult:
-        """Change an account's region; NotFoundError for an unknown account."""
-
-    def record_consent(self, request: ConsentRequest, *, actor: str) -> WriteResult:
-        """Record a grant or an opt-out."""
-
-    def withdraw(self, entry_id: str, *, at: Micros | None = None,
-                 actor: str) -> WriteResult:
-        """End an entry at `at`, or from this write's version when no time is given."""
-
-    def request_erasure(self, account_id: str, user_id: str = "", *,
-                        actor: str) -> WriteResult:
-        """Record an erasure of the account or of one of its users."""
-
-    def write(self, requests: Sequence[WriteRequest], *, actor: str,
-              lines: Sequence[int] | None = None) -> WriteResult:
-        """Apply many add/grant/opt-out/erasure requests, all or nothing (imports)."""
-
     def __enter__(self) -> ConsentStore:
         """Use as a context manager; closes on exit."""
 
     def __exit__(self, *exc: object) -> None:
         """Close the store."""
-
