@@ -23,7 +23,8 @@ APPLICATION = "maytrain"
 LOCK_KEY = 0x4D595452  # "MYTR"; the second key is the schema name's hash
 
 
-def named_rows(conn: psycopg.Connection, query: str, params: Sequence[Any]) -> psycopg.Cursor:
+def named_rows(conn: psycopg.Connection, query: str,
+               params: Sequence[Any]) -> psycopg.Cursor[dict[str, Any]]:
     """A cursor over the query's rows, each a dict by column name."""
     return conn.cursor(row_factory=dict_row).execute(query, params)
 

@@ -7,7 +7,7 @@ the queries, and each backend says how it opens a read transaction.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, ClassVar
 
 from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
 from ..protocol import Snapshot
@@ -18,7 +18,7 @@ from .dialect import SqlDialect
 class SqlReads:
     """version, snapshot, changes_since and the listings, over `_reading()` transactions."""
 
-    dialect: SqlDialect
+    dialect: ClassVar[SqlDialect]
 
     def _reading(self) -> AbstractContextManager[Any]:
         """A read transaction on the backend's connection (one consistent state)."""

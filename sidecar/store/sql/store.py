@@ -17,7 +17,6 @@ from ...core.policy import Policy
 from ..protocol import MigrationResult
 from ..writing import Clock, WritingStore
 from . import migrations
-from .dialect import SqlDialect
 from .migrations import SchemaMarks
 from .reads import SqlReads
 from .versions import LockedVersions, VersionAllocator
@@ -27,7 +26,6 @@ from .writes import BulkInsert, SqlTransaction
 class SqlStore(SqlReads, WritingStore):
     """The reads, writes, migrations and write transactions every SQL backend shares."""
 
-    dialect: ClassVar[SqlDialect]
     marks: ClassVar[SchemaMarks]
     bulk_insert: ClassVar[BulkInsert]
     url: str

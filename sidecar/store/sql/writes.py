@@ -54,7 +54,8 @@ class SqlTransaction:
         return self._existing(TABLES[kind], row_ids)
 
     def _existing(self, table: str, ids: Iterable[str]) -> set[str]:
-        wanted, found, batch = list(ids), set(), self.dialect.id_batch
+        wanted, batch = list(ids), self.dialect.id_batch
+        found: set[str] = set()
         for start in range(0, len(wanted), batch):
             condition, values = self.dialect.member("id", wanted[start:start + batch])
             found.update(r[0] for r in self.conn.execute(
