@@ -38,6 +38,7 @@ from ._errors import describe, is_no_answer, rejected
 from ._lineage import ManifestTarget, open_manifest
 from ._records import RecordLike, to_proto
 from ._stream import AsRecord, Attempts, StreamBroken, StreamWindow
+from ._tls import channel_credentials
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,8 +50,9 @@ class AsyncConsentClient:
 
     def __init__(self, target: str | None = None, **options: Any) -> None:
         self.config = make_config(target, **options)
-        self._channel = grpc.aio.insecure_channel(self.config.target,
-                                                  options=channel_options(self.config))
+        credentials, settings = channel_credentials(self.config), channel_options(self.config)
+        self._channel = (grpc.aio.secure_channel(self.config.target, credentials, settings)
+                         if credentials else grpc.aio.insecure_channel(self.config.target, settings))
         self._stub = pb_grpc.ConsentCheckServiceStub(self._channel)
 
     async def check(self, record: RecordLike, *, min_consent_version: int = 0,

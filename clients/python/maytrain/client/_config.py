@@ -1,7 +1,10 @@
-"""Client settings: where the sidecar is, how long to wait, how to batch and retry.
+"""Client settings: where the sidecar is, how to reach it, how long to wait, how to batch
+and retry.
 
 Every setting has a default; the target comes from the argument, then $MAYTRAIN_TARGET,
-then 127.0.0.1:50051. Retries and reconnects are configured once, on the channel.
+then 127.0.0.1:50051, and the TLS files from their options, then $MAYTRAIN_TLS_CA,
+$MAYTRAIN_TLS_CERT and $MAYTRAIN_TLS_KEY. Retries and reconnects are configured once, on
+the channel.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from typing import Any, Literal
 SERVICE = "maytrain.v1.ConsentCheckService"
 DEFAULT_TARGET = "127.0.0.1:50051"
 TARGET_ENV = "MAYTRAIN_TARGET"
+TLS_ENV = {"tls_ca": "MAYTRAIN_TLS_CA", "tls_cert": "MAYTRAIN_TLS_CERT",
+           "tls_key": "MAYTRAIN_TLS_KEY"}
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # the sidecar's own limit; a 10,000-record batch fits
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):\d{1,5}$")
 OnUnavailable = Literal["deny", "raise"]
@@ -55,15 +60,25 @@ class ClientConfig:
     default_purpose: str = ""  # the purpose of records that name none
     wait_for_ready: bool = True  # wait (within the deadline) for a sidecar still starting
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    tls_ca: str | None = None  # PEM file of the CA to trust; set: the channel is TLS
+    tls_cert: str | None = None  # PEM client certificate (chain), for mutual TLS
+    tls_key: str | None = None  # its private key
+    tls_server_name: str | None = None  # the name to check in the sidecar's certificate
 
     def __post_init__(self) -> None:
         check_target(self.target)
+        check_tls(self)
         if self.on_unavailable not in ("deny", "raise"):
             raise ValueError('on_unavailable must be "deny" or "raise", '
                              f"not {self.on_unavailable!r}")
         for name in ("timeout", "max_batch", "max_concurrency", "chunk_size", "max_in_flight"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
+
+    @property
+    def uses_tls(self) -> bool:
+        """True when the channel is TLS (a CA to trust is set)."""
+        return bool(self.tls_ca)
 
     @property
     def read_ahead(self) -> int:
@@ -78,6 +93,9 @@ def make_config(target: str | None = None, **options: Any) -> ClientConfig:
     if unknown:
         raise TypeError(f"unknown client option(s) {', '.join(unknown)}; "
                         f"known: {', '.join(sorted(known))}")
+    for name, variable in TLS_ENV.items():
+        if options.get(name) is None and os.environ.get(variable):
+            options[name] = os.environ[variable]
     return ClientConfig(target=resolve_target(target), **options)
 
 
@@ -93,6 +111,23 @@ def check_target(target: str) -> str:
     if "://" in target or _HOST_PORT.match(target):
         return target
     raise ValueError(f"target {target!r} is neither host:port nor unix:/path/to.sock")
+
+
+def check_tls(config: ClientConfig) -> None:
+    """Raise ValueError for TLS options that do not make one coherent setup."""
+    given = [name for name in (*TLS_ENV, "tls_server_name") if getattr(config, name)]
+    if not given:
+        return
+    if config.target.startswith("unix:"):
+        raise ValueError(f"target {config.target!r} is a unix socket, which TLS does not "
+                         f"cover: drop {', '.join(given)} (or unset $MAYTRAIN_TLS_*), or "
+                         "use a host:port target")
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError("tls_cert and tls_key go together: the client certificate and "
+                         "its private key")
+    if not config.tls_ca:
+        raise ValueError(f"{given[0]} needs tls_ca, the PEM file of the CA that signed "
+                         "the sidecar's certificate")
 
 
 def service_config(retry: RetryPolicy) -> str:
@@ -115,7 +150,9 @@ def _seconds(value: float) -> str:
 
 def channel_options(config: ClientConfig) -> list[tuple[str, Any]]:
     """Channel options: retries, large batches, and quick reconnects to a local sidecar."""
+    name_override = [("grpc.ssl_target_name_override", config.tls_server_name)]
     return [
+        *(name_override if config.uses_tls and config.tls_server_name else []),
         ("grpc.enable_retries", 1),
         ("grpc.service_config", service_config(config.retry)),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

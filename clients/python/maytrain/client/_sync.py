@@ -35,6 +35,7 @@ from ._errors import describe, is_no_answer, rejected
 from ._lineage import ManifestTarget, open_manifest
 from ._records import RecordLike, to_proto
 from ._stream import AsRecord, Attempts, StreamBroken, StreamWindow
+from ._tls import channel_credentials
 
 T = TypeVar("T")
 
@@ -44,8 +45,9 @@ class ConsentClient:
 
     def __init__(self, target: str | None = None, **options: Any) -> None:
         self.config = make_config(target, **options)
-        self._channel = grpc.insecure_channel(self.config.target,
-                                              options=channel_options(self.config))
+        credentials, settings = channel_credentials(self.config), channel_options(self.config)
+        self._channel = (grpc.secure_channel(self.config.target, credentials, settings)
+                         if credentials else grpc.insecure_channel(self.config.target, settings))
         self._stub = pb_grpc.ConsentCheckServiceStub(self._channel)
 
     def check(self, record: RecordLike, *, min_consent_version: int = 0, explain: bool = False,
