@@ -34,6 +34,8 @@ CATEGORY_SCOPES = (sorted(POLICY.categories.nodes) + ["customer", "customer_cont
                    + ["customer_content", "service_generated"] * 6)
 PURPOSE_SCOPES = sorted(POLICY.purposes.nodes)
 ENTRY_PURPOSES = PURPOSE_SCOPES + ["ai"] * 6
+# Countries, subdivisions and groups in both cases, and malformed codes.
+REGIONS = ["us", "DE", "fr-idf", "EU", "eu", "US-CA", "gb", "x!", "Europe"]
 BROAD = ["customer_content", "service_generated", "customer_content.audio"]
 SOURCES = ["customer_content", "customer_content.chat", "customer_content.audio",
            "service_generated.usage", "account_data.billing"]
@@ -43,10 +45,11 @@ maybe_time = st.none() | times
 
 
 @st.composite
-def entries(draw, effect: Effect | None = None) -> ConsentEntry:
+def entries(draw, effect: Effect | None = None, prefix: str = "e") -> ConsentEntry:
     """A consent entry on a few accounts and users, with any scope and window; one in three
-    is a plain standing account grant, so that consent is often given."""
-    entry_id = f"e{draw(st.integers(0, 10**9))}"
+    is a plain standing account grant, so that consent is often given. Ids start with
+    `prefix`: an entry added to a scenario needs its own, or it would replace one."""
+    entry_id = f"{prefix}{draw(st.integers(0, 10**9))}"
     account_id = draw(st.sampled_from(ACCOUNT_IDS[:3]))
     if effect is None and draw(st.integers(0, 2)) == 0:
         return ConsentEntry(entry_id, account_id, draw(st.sampled_from(BROAD)), "ai",
@@ -62,7 +65,9 @@ def entries(draw, effect: Effect | None = None) -> ConsentEntry:
         ended_version=draw(st.sampled_from([None, None, None, 1])))
 
 
-erasures = st.builds(Erasure, erasure_id=st.integers(0, 10**9).map(lambda i: f"x{i}"),
+def erasures(prefix: str = "x") -> st.SearchStrategy[Erasure]:
+    """An erasure of an account or a user; ids start with `prefix` (see `entries`)."""
+    return st.builds(Erasure, erasure_id=st.integers(0, 10**9).map(lambda i: f"{prefix}{i}"),
                      account_id=st.sampled_from(ACCOUNT_IDS[:3]),
                      user_id=st.sampled_from(USERS))
 
@@ -72,7 +77,7 @@ records = st.builds(
     data_category=st.sampled_from(LEAVES * 2 + ["customer_content"]),
     purpose=st.sampled_from(PURPOSE_SCOPES * 3 + ["ads"]), user_id=st.sampled_from(USERS),
     collected_at=st.sampled_from(TIMES * 2 + [None]),
-    region=st.sampled_from([""] * 12 + ["us", "DE", "fr-idf", "EU", "x!"]),
+    region=st.sampled_from([""] * 12 + REGIONS),
     derived_from=st.sampled_from([()] * 6 + [(s,) for s in SOURCES]),
     record_id=st.just(""), problem=st.sampled_from([""] * 30 + ["bad timestamp"]))
 
@@ -87,13 +92,17 @@ class Scenario:
     cache_age: int | None
     records: list
 
-    def decide(self, entries=None, erasures=None, records=None) -> list[Decision]:
+    def index(self, entries=None, erasures=None) -> ConsentIndex | None:
+        """The consent index of the scenario (None for a cache that never synced)."""
+        if self.cache_age is None:
+            return None
         rows = self.accounts + (self.entries if entries is None else entries)
         rows += self.erasures if erasures is None else erasures
-        index = None
-        if self.cache_age is not None:
-            index = ConsentIndex.build(5, rows, synced_at=NOW - self.cache_age * SECOND)
-        return decide_batch(self.records if records is None else records, index, POLICY, NOW)
+        return ConsentIndex.build(5, rows, synced_at=NOW - self.cache_age * SECOND)
+
+    def decide(self, entries=None, erasures=None, records=None) -> list[Decision]:
+        return decide_batch(self.records if records is None else records,
+                            self.index(entries, erasures), POLICY, NOW)
 
 
 @st.composite
@@ -102,7 +111,7 @@ def scenarios(draw) -> Scenario:
     Accounts are always the same three; records name an unknown one now and then."""
     return Scenario(
         accounts=ACCOUNTS,
-        entries=draw(st.lists(entries(), max_size=10)),
-        erasures=draw(st.sampled_from([[]] * 4 + [[draw(erasures)]])),
+        entries=draw(st.lists(entries(), max_size=10, unique_by=lambda e: e.entry_id)),
+        erasures=draw(st.sampled_from([[]] * 4 + [[draw(erasures())]])),
         cache_age=draw(st.sampled_from([1] * 15 + [31, None])),
         records=draw(st.lists(records, min_size=1, max_size=8)))

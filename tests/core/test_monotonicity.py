@@ -25,12 +25,12 @@ def never_newly_allowed(before, after) -> None:
         assert old.allowed or not new.allowed, (old, new)
 
 
-@given(scenarios(), entries(Effect.OPT_OUT))
+@given(scenarios(), entries(Effect.OPT_OUT, prefix="added-"))
 def test_adding_an_opt_out_never_turns_a_deny_into_an_allow(s: Scenario, opt_out) -> None:
     never_newly_allowed(s.decide(), s.decide(entries=s.entries + [opt_out]))
 
 
-@given(scenarios(), erasures)
+@given(scenarios(), erasures(prefix="added-"))
 def test_adding_an_erasure_never_turns_a_deny_into_an_allow(s: Scenario, erasure) -> None:
     never_newly_allowed(s.decide(), s.decide(erasures=s.erasures + [erasure]))
 
@@ -44,7 +44,7 @@ def test_removing_a_grant_never_turns_a_deny_into_an_allow(s: Scenario, data) ->
     never_newly_allowed(s.decide(), s.decide(entries=[e for e in s.entries if e is not gone]))
 
 
-@given(scenarios(), entries(Effect.GRANT))
+@given(scenarios(), entries(Effect.GRANT, prefix="added-"))
 def test_adding_a_grant_never_turns_an_allow_into_a_deny(s: Scenario, grant) -> None:
     for old, new in zip(s.decide(), s.decide(entries=s.entries + [grant]), strict=True):
         event(old.reason.name)
