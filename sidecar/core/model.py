@@ -1,4 +1,5 @@
-"""The values the decision core reads and returns: records, store rows, verdicts, reasons.
+"""The values the decision core reads and returns: records, store rows, verdicts, reasons,
+and the rows of the decision table.
 
 Times are integers: microseconds since the Unix epoch, UTC (see `times`). Store rows are
 frozen dataclasses so that a consent index built from them can be shared between threads.
@@ -7,6 +8,7 @@ frozen dataclasses so that a consent index built from them can be shared between
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -39,6 +41,72 @@ class Reason(enum.StrEnum):
     def verdict(self) -> Verdict:
         """ALLOW for the ALLOWED_* reasons, DENY for every other."""
         return Verdict.ALLOW if self.name.startswith("ALLOWED_") else Verdict.DENY
+
+
+class Rule(enum.IntEnum):
+    """A row of the decision table (DESIGN.md section 2), numbered as the table numbers it.
+
+    Rows are tried in table order and the first that applies decides, so of two rules the
+    one that `precedes` the other wins.
+    """
+
+    INVALID_RECORD = 1
+    STALE_CACHE = 2
+    UNKNOWN_ACCOUNT = 3
+    ERASURE = 4
+    PROHIBITED_BY_POLICY = 5
+    OPTED_OUT = 6
+    OUTSIDE_TERMS_WINDOW = 7
+    ALLOWED_BY_TERMS = 8
+    NO_CONSENT = 9
+    OUTSIDE_CONSENT_WINDOW = 10
+    ALLOWED_BY_CONSENT = 11
+
+    @property
+    def reason(self) -> Reason:
+        """The reason a decision by this row carries."""
+        return _REASON_OF_RULE[self]
+
+    @property
+    def allows(self) -> bool:
+        """True for the rows whose verdict is ALLOW."""
+        return self in _ALLOWING
+
+    def precedes(self, other: Rule) -> bool:
+        """True when this row comes before `other` in the table (and so wins over it)."""
+        return self.value < other.value
+
+
+_REASON_OF_RULE = {
+    Rule.INVALID_RECORD: Reason.DENIED_INVALID_RECORD,
+    Rule.STALE_CACHE: Reason.DENIED_STALE_CACHE,
+    Rule.UNKNOWN_ACCOUNT: Reason.DENIED_UNKNOWN_ACCOUNT,
+    Rule.ERASURE: Reason.DENIED_ERASURE,
+    Rule.PROHIBITED_BY_POLICY: Reason.DENIED_BY_POLICY,
+    Rule.OPTED_OUT: Reason.DENIED_OPTED_OUT,
+    Rule.OUTSIDE_TERMS_WINDOW: Reason.DENIED_OUTSIDE_WINDOW,
+    Rule.ALLOWED_BY_TERMS: Reason.ALLOWED_BY_TERMS,
+    Rule.NO_CONSENT: Reason.DENIED_NO_CONSENT,
+    Rule.OUTSIDE_CONSENT_WINDOW: Reason.DENIED_OUTSIDE_WINDOW,
+    Rule.ALLOWED_BY_CONSENT: Reason.ALLOWED_BY_CONSENT,
+}
+
+
+_ALLOWING = frozenset(rule for rule, reason in _REASON_OF_RULE.items()
+                      if reason.verdict is Verdict.ALLOW)
+
+
+def combine(rules: Iterable[Rule]) -> Rule:
+    """What decides a record from its categories' rules (derived data, DESIGN.md section 2):
+    the first denial in table order, else ALLOWED_BY_CONSENT if any category needed consent,
+    else ALLOWED_BY_TERMS."""
+    found = set(rules)
+    denials = found - _ALLOWING
+    if denials:
+        return min(denials)  # rows are numbered in table order
+    if Rule.ALLOWED_BY_CONSENT in found:
+        return Rule.ALLOWED_BY_CONSENT
+    return Rule.ALLOWED_BY_TERMS
 
 
 class Effect(enum.Enum):
@@ -100,14 +168,6 @@ class ConsentEntry:
     version: int = 0
     ended_version: int | None = None
 
-    def is_active(self, now: Micros) -> bool:
-        """True when the entry counts at `now` (valid_from <= now < valid_until, not ended)."""
-        if self.ended_version is not None:
-            return False
-        if self.valid_from is not None and now < self.valid_from:
-            return False
-        return self.valid_until is None or now < self.valid_until
-
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
@@ -134,10 +194,11 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A verdict with exactly one reason, the rule that gave it, and an optional explanation."""
+    """A verdict with exactly one reason, the table row that gave it (an int: `Rule`), and an
+    optional explanation."""
 
     reason: Reason
-    rule: int
+    rule: Rule
     explanation: str = ""
     entry_ids: tuple[str, ...] = field(default=())
 

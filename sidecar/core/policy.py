@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,12 @@ class Policy:
             self._region_codes[code] = self.regions.normalize(code)
         return self._region_codes[code]
 
+    def region_of(self, record_region: str, account_region: str) -> str:
+        """The normalized region whose rules bind a record: its own when set, else its
+        account's ('' for none)."""
+        code = record_region or account_region
+        return (self.normalize_region(code) or "") if code else ""
+
     def rule_for(self, category: str, region: str) -> CategoryRule:
         """Basis and user-consent need of a declared category in a normalized region ('')."""
         key = (category, region)
@@ -93,10 +100,7 @@ class Policy:
 
     def declared_sources(self, category: str) -> tuple[str, ...]:
         """The derived_from declared on the category or any of its ancestors."""
-        seen: list[str] = []
-        for node in reversed(ancestors(category)):
-            seen.extend(s for s in self._derived.get(node, ()) if s not in seen)
-        return tuple(seen)
+        return declared_sources(category, self._derived)
 
     def _resolve(self, category: str, region: str) -> CategoryRule:
         basis = self._subtree_basis(category)
@@ -122,7 +126,15 @@ class Policy:
         return [r for r in self.region_rules if self.regions.overlap(region, r.region)]
 
 
-def _closure(category: str, direct: Any) -> list[str]:
+def declared_sources(category: str, derived: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The derived_from declared on the category or any of its ancestors, broadest first."""
+    seen: list[str] = []
+    for node in reversed(ancestors(category)):
+        seen.extend(s for s in derived.get(node, ()) if s not in seen)
+    return tuple(seen)
+
+
+def _closure(category: str, direct: Callable[[str], Sequence[str]]) -> list[str]:
     found: list[str] = []
     pending = list(direct(category))
     while pending:
@@ -173,7 +185,7 @@ class _PolicyParser:
                 path = f"{where}.{key}" if where else key
                 raise self.fail(path, f"unknown key (expected one of {', '.join(sorted(allowed))})")
 
-    def _table(self, parent: dict[str, Any], key: str, *, required: bool = False) -> dict:
+    def _table(self, parent: dict[str, Any], key: str, *, required: bool = False) -> dict[str, Any]:
         value = parent.get(key)
         if value is None and not required:
             return {}
@@ -203,7 +215,8 @@ class _PolicyParser:
             raise self.fail("purposes", "declares no purpose")
         return purposes
 
-    def _category_fields(self, table: dict[str, Any], categories: Taxonomy):
+    def _category_fields(self, table: dict[str, Any], categories: Taxonomy) -> tuple[
+            dict[str, str], frozenset[str], dict[str, tuple[str, ...]]]:
         basis: dict[str, str] = {}
         user: set[str] = set()
         derived: dict[str, tuple[str, ...]] = {}
@@ -224,7 +237,7 @@ class _PolicyParser:
     def _basis(self, value: Any, where: str) -> str:
         if value not in _STRICTNESS:
             raise self.fail(where, f"unknown basis {value!r} (expected terms, consent or prohibited)")
-        return value
+        return str(value)
 
     def _declared(self, value: Any, where: str, categories: Taxonomy) -> list[str]:
         keys = self._keys(value, where)
@@ -240,8 +253,8 @@ class _PolicyParser:
 
     def _check_no_cycles(self, categories: Taxonomy,
                          derived: dict[str, tuple[str, ...]]) -> None:
-        def direct(key: str) -> list[str]:
-            return [s for node in ancestors(key) for s in derived.get(node, ())]
+        def direct(key: str) -> tuple[str, ...]:
+            return declared_sources(key, derived)
 
         for start in sorted(categories.nodes):
             path = _find_cycle(start, direct)
@@ -298,7 +311,7 @@ class _PolicyParser:
         return float(value)
 
 
-def _find_cycle(start: str, direct: Any) -> list[str]:
+def _find_cycle(start: str, direct: Callable[[str], Sequence[str]]) -> list[str]:
     """A derived_from path from `start` back to itself, or [] (depth-first, on keys)."""
     stack = [(start, [start])]
     seen: set[str] = set()

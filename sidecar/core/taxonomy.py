@@ -19,11 +19,6 @@ def ancestors(key: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
 
 
-def depth(key: str) -> int:
-    """How many segments the key has: its specificity."""
-    return key.count(".") + 1
-
-
 def covers(scope: str, key: str) -> bool:
     """True when `scope` equals `key` or is a dotted prefix of it."""
     return key == scope or key.startswith(scope + ".")

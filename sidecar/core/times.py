@@ -8,6 +8,10 @@ from .errors import InvalidValueError
 from .model import Micros
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BEFORE_ALL_TIME: Micros = -(2**63)
+"""Earlier than any time the core meets (timestamps are limited to years 1-9999)."""
+AFTER_ALL_TIME: Micros = 2**63
+"""Later than any time the core meets."""
 
 
 def to_micros(moment: datetime) -> Micros:

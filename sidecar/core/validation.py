@@ -8,13 +8,6 @@ from .policy import Policy
 MAX_ID_LENGTH = 256
 
 
-def invalid_record_problem(record: Record, policy: Policy) -> str:
-    """Why the record is malformed, or '' when it is well-formed for this policy."""
-    return (identity_problem(record)
-            or shape_problem(record.data_category, record.purpose, record.derived_from,
-                             record.region, policy))
-
-
 def identity_problem(record: Record) -> str:
     """What is wrong with the record's ids or transport-converted fields, or ''."""
     return (record.problem

@@ -7,7 +7,8 @@ import random
 import pytest
 from decision_cases import Case, all_cases
 
-from sidecar.core import Reason, decide, decide_batch
+from sidecar.core import Reason, Rule, decide, decide_batch
+from sidecar.core.model import combine
 
 CASES = all_cases()
 
@@ -45,3 +46,25 @@ def test_a_batch_of_shuffled_repeated_records_decides_each_as_alone() -> None:
         decisions = decide_batch([c.record for c in batch], first.index, first.policy,
                                  first.now, min_version=first.min_version)
         assert [d.reason for d in decisions] == [c.expect for c in batch]
+
+
+def test_each_rule_is_the_row_of_the_table_with_its_reason() -> None:
+    rows = [(rule.value, rule.reason, rule.allows) for rule in Rule]
+    assert rows == [
+        (1, Reason.DENIED_INVALID_RECORD, False), (2, Reason.DENIED_STALE_CACHE, False),
+        (3, Reason.DENIED_UNKNOWN_ACCOUNT, False), (4, Reason.DENIED_ERASURE, False),
+        (5, Reason.DENIED_BY_POLICY, False), (6, Reason.DENIED_OPTED_OUT, False),
+        (7, Reason.DENIED_OUTSIDE_WINDOW, False), (8, Reason.ALLOWED_BY_TERMS, True),
+        (9, Reason.DENIED_NO_CONSENT, False), (10, Reason.DENIED_OUTSIDE_WINDOW, False),
+        (11, Reason.ALLOWED_BY_CONSENT, True)]
+
+
+@pytest.mark.parametrize("rules, combined", [
+    ([Rule.ALLOWED_BY_TERMS], Rule.ALLOWED_BY_TERMS),
+    ([Rule.ALLOWED_BY_TERMS, Rule.ALLOWED_BY_CONSENT], Rule.ALLOWED_BY_CONSENT),
+    ([Rule.ALLOWED_BY_CONSENT, Rule.OUTSIDE_CONSENT_WINDOW], Rule.OUTSIDE_CONSENT_WINDOW),
+    ([Rule.NO_CONSENT, Rule.OUTSIDE_TERMS_WINDOW], Rule.OUTSIDE_TERMS_WINDOW),
+    ([Rule.OUTSIDE_CONSENT_WINDOW, Rule.NO_CONSENT, Rule.OPTED_OUT], Rule.OPTED_OUT),
+])
+def test_derived_data_takes_the_first_denial_in_table_order(rules, combined) -> None:
+    assert combine(rules) is combined
