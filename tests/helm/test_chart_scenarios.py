@@ -8,7 +8,8 @@ from chart_render import CHART_DIR, MIN_KUBE, SCENARIOS, scenario_values
 
 
 def test_every_scenario_overlay_is_tested():
-    assert {"values-sqlite-demo.yaml", "values-postgres.yaml", "values-tcp.yaml"} <= set(SCENARIOS)
+    assert {"values-sqlite-demo.yaml", "values-postgres.yaml", "values-tcp.yaml",
+            "values-pod-ip-mtls.yaml"} <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -23,7 +24,7 @@ def test_scenario_lints_clean(helm, yaml, scenario):
 def test_scenario_renders_valid_kubernetes_manifests(render, kube_errors, kube_versions, yaml, scenario):
     rendered = render(scenario_values(scenario, yaml))
 
-    assert {m["kind"] for m in rendered.manifests} == {"ConfigMap", "Deployment"}
+    assert {m["kind"] for m in rendered.manifests} == {"ConfigMap", "Deployment", "Secret"}
     for version in kube_versions:
         assert kube_errors(rendered.manifests, version) == []
 
@@ -51,7 +52,7 @@ def test_notes_tell_where_the_sidecar_is(render, yaml, scenario):
 def test_optional_resources_render_valid_manifests(render, kube_errors, kube_versions):
     values = {
         "serviceAccount": {"create": True, "annotations": {"team": "ingest"}},
-        "sidecar": {"podIPListener": {"enabled": True}, "maxStaleness": 5,
+        "sidecar": {"podIPListener": {"enabled": True, "insecure": True}, "maxStaleness": 5,
                     "env": [{"name": "LOG_LEVEL", "value": "debug"}], "extraArgs": ["--sync-interval=2"]},
         "worker": {"image": {"repository": "ingest-worker", "tag": "1.2.3"}, "command": [],
                    "args": ["--batch", "64"], "ports": [{"name": "metrics", "containerPort": 9090}],
@@ -65,7 +66,8 @@ def test_optional_resources_render_valid_manifests(render, kube_errors, kube_ver
     }
     rendered = render(values)
 
-    assert {m["kind"] for m in rendered.manifests} == {"ConfigMap", "Deployment", "ServiceAccount"}
+    assert {m["kind"] for m in rendered.manifests} == {"ConfigMap", "Deployment", "Secret",
+                                                       "ServiceAccount"}
     assert rendered.one("ServiceAccount")["automountServiceAccountToken"] is False
     for version in kube_versions:
         assert kube_errors(rendered.manifests, version) == []

@@ -3,6 +3,9 @@ the policy, and the start/stop order of sidecar and worker."""
 
 from __future__ import annotations
 
+import base64
+import re
+
 import pytest
 from chart_render import (
     LIVENESS_SERVICE,
@@ -23,6 +26,9 @@ from chart_render import (
 )
 
 DEFAULT_POLICY = (REPO_ROOT / "sidecar" / "policies" / "default.toml").read_text("utf-8")
+POD_IP_SCENARIOS = {"values-pod-ip-mtls.yaml"}
+TLS_DIR = "/var/run/secrets/maytrain/tls"
+KEY_FILE = "/var/run/secrets/maytrain/snapshot-key/snapshot.key"
 
 
 @pytest.fixture(params=SCENARIOS)
@@ -47,8 +53,9 @@ def test_sidecar_probes_are_native_grpc_health_checks_on_the_health_port(scenari
     assert action["grpc"] == {"port": ports(sidecar)["health"], "service": service}
 
 
-def test_health_listener_is_the_only_pod_ip_listener_by_default(scenario_pod):
-    sidecar = containers(scenario_pod)[SIDECAR]
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - POD_IP_SCENARIOS))
+def test_health_listener_is_the_only_pod_ip_listener_by_default(render, yaml, scenario):
+    sidecar = containers(render(scenario_values(scenario, yaml)).pod())[SIDECAR]
 
     assert flags(sidecar, "health-listen") == [f"0.0.0.0:{ports(sidecar)['health']}"]
     assert all(a.startswith(("unix:/", "127.0.0.1:")) for a in flags(sidecar, "listen"))
@@ -63,12 +70,49 @@ def test_health_port_value_moves_listener_port_and_probes_together(render):
     assert {sidecar[p]["grpc"]["port"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {9091}
 
 
-def test_pod_ip_listener_is_opt_in(render):
-    values = {"sidecar": {"podIPListener": {"enabled": True, "port": 50052}}}
-    sidecar = containers(render(values).pod())[SIDECAR]
+def test_pod_ip_listener_is_opt_in_and_plaintext_only_when_said_so(render):
+    values = {"sidecar": {"podIPListener": {"enabled": True, "port": 50052, "insecure": True}}}
+    pod = render(values).pod()
+    sidecar = containers(pod)[SIDECAR]
 
     assert "0.0.0.0:50052" in flags(sidecar, "listen")
     assert ports(sidecar) == {"health": 8081, "grpc": 50052}
+    assert "--insecure-listen" in sidecar["args"]
+    assert not flags(sidecar, "tls-cert") and "maytrain-tls" not in volumes(pod)
+
+
+@pytest.mark.parametrize("client_auth", [False, True], ids=["tls", "mutual-tls"])
+def test_pod_ip_listener_serves_tls_from_a_secret_mounted_read_only(render, client_auth):
+    tls = {"secretName": "ingest-tls", "clientAuth": client_auth}
+    pod = render({"sidecar": {"podIPListener": {"enabled": True, "tls": tls}}}).pod()
+    sidecar, worker = containers(pod)[SIDECAR], containers(pod)[WORKER]
+    secret = volumes(pod)["maytrain-tls"]["secret"]
+    files = ["tls.crt", "tls.key", *(["ca.crt"] if client_auth else [])]
+
+    assert secret["secretName"] == "ingest-tls"
+    assert secret["items"] == [{"key": name, "path": name} for name in files]
+    assert mounts(sidecar)["maytrain-tls"] == {"name": "maytrain-tls", "mountPath": TLS_DIR,
+                                               "readOnly": True}
+    assert flags(sidecar, "tls-cert") == [f"{TLS_DIR}/tls.crt"]
+    assert flags(sidecar, "tls-key") == [f"{TLS_DIR}/tls.key"]
+    assert flags(sidecar, "tls-client-ca") == ([f"{TLS_DIR}/ca.crt"] if client_auth else [])
+    assert "--insecure-listen" not in sidecar["args"]
+    assert "maytrain-tls" not in mounts(worker)
+
+
+def test_health_listener_stays_plaintext_beside_a_tls_pod_ip_listener(render, yaml):
+    sidecar = containers(render(scenario_values("values-pod-ip-mtls.yaml", yaml)).pod())[SIDECAR]
+
+    # One TLS flag set for the main server; --health-listen is a separate plaintext server
+    # the kubelet's gRPC probes can dial.
+    assert flags(sidecar, "health-listen") == ["0.0.0.0:8081"]
+    assert sidecar["readinessProbe"]["grpc"]["port"] == 8081 and flags(sidecar, "tls-client-ca")
+
+
+def test_tls_values_are_ignored_while_the_pod_ip_listener_is_off(render):
+    pod = render({"sidecar": {"podIPListener": {"tls": {"secretName": "x"}}}}).pod()
+
+    assert "maytrain-tls" not in volumes(pod) and not flags(containers(pod)[SIDECAR], "tls-cert")
 
 
 # Security ---------------------------------------------------------------------------------
@@ -193,6 +237,55 @@ def test_snapshot_is_on_an_empty_dir_only_the_sidecar_mounts(render):
     assert flags(containers(pod)[SIDECAR], "snapshot-file") == ["/var/cache/maytrain/snapshot.bin"]
     assert mounts(containers(pod)[SIDECAR])["maytrain-cache"]["mountPath"] == "/var/cache/maytrain"
     assert "emptyDir" in volumes(pod)["maytrain-cache"]
+
+
+def test_snapshot_is_authenticated_with_a_random_key_from_a_chart_made_secret(render):
+    rendered = render()
+    pod, secret = rendered.pod(), rendered.one("Secret")
+    sidecar, worker = containers(pod)[SIDECAR], containers(pod)[WORKER]
+    volume = volumes(pod)["maytrain-snapshot-key"]["secret"]
+    key = base64.b64decode(secret["data"]["snapshot.key"])
+
+    assert secret["metadata"]["name"] == volume["secretName"] == "demo-maytrain-snapshot-key"
+    assert len(base64.b64decode(key, validate=True)) == 32
+    assert volume["items"] == [{"key": "snapshot.key", "path": "snapshot.key"}]
+    assert mounts(sidecar)["maytrain-snapshot-key"]["readOnly"] is True
+    assert KEY_FILE.startswith(mounts(sidecar)["maytrain-snapshot-key"]["mountPath"] + "/")
+    assert flags(sidecar, "snapshot-key-file") == [KEY_FILE]
+    assert "maytrain-snapshot-key" not in mounts(worker)
+    assert "maytrain-snapshot-key" not in mounts(containers(pod)[STORE_INIT])
+
+
+def test_each_install_gets_its_own_snapshot_key(render):
+    first, second = render().one("Secret"), render().one("Secret")
+
+    assert first["data"] != second["data"]
+
+
+def test_an_existing_snapshot_key_secret_is_used_as_is(render):
+    values = {"sidecar": {"snapshot": {"keySecret": {"existingSecret": "team-key", "key": "k"}}}}
+    rendered = render(values)
+
+    assert rendered.all("Secret") == []
+    assert volumes(rendered.pod())["maytrain-snapshot-key"]["secret"] == {
+        "secretName": "team-key", "defaultMode": 292, "items": [{"key": "k", "path": "snapshot.key"}]}
+
+
+def test_no_snapshot_no_key(render):
+    rendered = render({"sidecar": {"snapshot": {"enabled": False}}})
+    sidecar = containers(rendered.pod())[SIDECAR]
+
+    assert rendered.all("Secret") == [] and "maytrain-snapshot-key" not in volumes(rendered.pod())
+    assert not flags(sidecar, "snapshot-file") and not flags(sidecar, "snapshot-key-file")
+
+
+def test_no_scenario_puts_a_password_on_a_command_line(render, yaml):
+    for scenario in SCENARIOS:
+        pod = render(scenario_values(scenario, yaml)).pod()
+        for name, container in containers(pod).items():
+            words = [*(container.get("command") or []), *(container.get("args") or [])]
+            assert not [w for w in words if re.search(r"(?i)password|://[^@/]*:[^@]*@", w)], (
+                scenario, name)
 
 
 def test_default_policy_is_shipped_in_a_config_map_and_mounted(render):

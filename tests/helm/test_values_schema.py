@@ -75,8 +75,12 @@ def test_defaults_satisfy_the_schema(helm):
          "at '/store/passwordSecret': additional properties 'secretName' not allowed"),
         ({"sidecar": {"securityContext": {"runAsRoot": False}}},
          "at '/sidecar/securityContext': additional properties 'runAsRoot' not allowed"),
+        ({"sidecar": {"podIPListener": {"tls": {"secret": "x"}}}},
+         "at '/sidecar/podIPListener/tls': additional properties 'secret' not allowed"),
+        ({"sidecar": {"snapshot": {"keySecret": {"name": "x"}}}},
+         "at '/sidecar/snapshot/keySecret': additional properties 'name' not allowed"),
     ],
-    ids=["top-level", "nested", "probe", "secret", "security-context"],
+    ids=["top-level", "nested", "probe", "secret", "security-context", "tls", "snapshot-key"],
 )
 def test_typo_in_a_key_is_rejected_naming_the_key(helm, render, values, message):
     error = install_error(helm, render, values)
@@ -96,18 +100,59 @@ def test_typo_in_a_key_is_rejected_naming_the_key(helm, render, values, message)
         ({"sidecar": {"resources": {"limits": {"memory": "512MB"}}}},
          "at '/sidecar/resources/limits/memory'"),
         ({"store": {"url": "mysql://maytrain@db/consents"}}, "at '/store/url'"),
+        ({"sidecar": {"podIPListener": {"insecure": "yes"}}},
+         "at '/sidecar/podIPListener/insecure': got string, want boolean"),
+        ({"sidecar": {"snapshot": {"keySecret": {"key": "a/b"}}}},
+         "at '/sidecar/snapshot/keySecret/key'"),
     ],
-    ids=["port-as-string", "bool-as-string", "list-as-string", "enum", "range", "quantity", "url-scheme"],
+    ids=["port-as-string", "bool-as-string", "list-as-string", "enum", "range", "quantity", "url-scheme",
+         "insecure-as-string", "secret-key-name"],
 )
 def test_wrong_type_or_value_is_rejected_naming_the_key(helm, render, values, where):
     assert where in install_error(helm, render, values)
 
 
-def test_password_in_store_url_is_refused(helm, render):
-    error = install_error(helm, render, {"store": {"url": "postgresql://maytrain:hunter2@db:5432/consents",
-                                                   "dataVolume": {"enabled": False}}})
+@pytest.mark.parametrize("url", ["postgresql://maytrain:hunter2@db:5432/consents",
+                                 "postgresql://maytrain:hun/ter@2@db:5432/consents",
+                                 "postgresql://maytrain@db:5432/consents?sslmode=require&password=x"],
+                         ids=["userinfo", "slash-and-at", "parameter"])
+def test_password_in_store_url_is_refused(helm, render, url):
+    error = install_error(helm, render, {"store": {"url": url, "dataVolume": {"enabled": False}}})
 
     assert "store.url must not carry a password" in error and "store.passwordSecret.name" in error
+
+
+@pytest.mark.parametrize(("sidecar", "message"), [
+    ({"extraArgs": ["--store=postgresql://maytrain:hunter2@db:5432/consents"]},
+     "sidecar.extraArgs must not carry a password"),
+    ({"extraArgs": ["--store", "postgresql://maytrain@db/consents?password=hunter2"]},
+     "sidecar.extraArgs must not carry a password"),
+    ({"env": [{"name": "PGPASSWORD", "value": "hunter2"}]},
+     "sidecar.env PGPASSWORD must come from a Secret"),
+    ({"env": [{"name": "MAYTRAIN_STORE", "value": "postgresql://maytrain:hunter2@db/consents"}]},
+     "sidecar.env MAYTRAIN_STORE must not carry a password"),
+], ids=["arg-url", "arg-parameter", "env-pgpassword", "env-store-url"])
+def test_a_password_in_args_or_env_values_is_refused(helm, render, sidecar, message):
+    assert message in install_error(helm, render, {"sidecar": sidecar})
+
+
+def test_a_password_from_a_secret_reference_is_accepted(render):
+    env = [{"name": "PGPASSWORD", "valueFrom": {"secretKeyRef": {"name": "pg", "key": "password"}}}]
+
+    assert render({"sidecar": {"env": env}}).pod()
+
+
+@pytest.mark.parametrize(("listener", "transport", "message"), [
+    ({"enabled": True}, "unix", "set sidecar.podIPListener.tls.secretName"),
+    ({"enabled": True, "insecure": True, "tls": {"clientAuth": True}}, "unix",
+     "tls.clientAuth needs sidecar.podIPListener.tls.secretName"),
+    ({"enabled": True, "tls": {"secretName": "t"}}, "tcp", "use sidecar.transport=unix"),
+], ids=["neither-tls-nor-insecure", "client-auth-without-secret", "tls-with-tcp-transport"])
+def test_a_pod_ip_listener_without_a_coherent_security_choice_is_refused(
+        helm, render, listener, transport, message):
+    values = {"sidecar": {"transport": transport, "podIPListener": listener}}
+
+    assert message in install_error(helm, render, values)
 
 
 def test_sqlite_file_off_the_writable_volume_is_refused(helm, render):

@@ -40,12 +40,14 @@ def test_included_sidecar_lands_in_the_worker_pod(render, worker_chart, kube_err
         assert kube_errors(rendered.manifests, version) == []
 
 
-def test_subchart_renders_the_policy_config_map_but_no_deployment_of_its_own(render, worker_chart):
+def test_subchart_renders_the_policy_config_map_and_key_secret_but_no_deployment(render, worker_chart):
     rendered = render(chart=worker_chart)
 
     assert [d["metadata"]["name"] for d in rendered.all("Deployment")] == [WORKER_DEPLOYMENT]
     config_map = rendered.one("ConfigMap")["metadata"]["name"]
     assert volumes(worker_pod(rendered))["maytrain-policy"]["configMap"]["name"] == config_map
+    key_secret = rendered.one("Secret")["metadata"]["name"]
+    assert volumes(worker_pod(rendered))["maytrain-snapshot-key"]["secret"]["secretName"] == key_secret
     annotations = rendered.one("Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/maytrain-policy" in annotations
 

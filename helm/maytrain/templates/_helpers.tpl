@@ -103,3 +103,10 @@ maytrain.policyText is the policy the chart ships in its ConfigMap.
 {{- define "maytrain.policyText" -}}
 {{- .Values.policy.text | default (.Files.Get "files/default-policy.toml") }}
 {{- end }}
+
+{{/*
+maytrain.snapshotKeySecretName is the Secret holding the snapshot key.
+*/}}
+{{- define "maytrain.snapshotKeySecretName" -}}
+{{- .Values.sidecar.snapshot.keySecret.existingSecret | default (printf "%s-snapshot-key" (include "maytrain.fullname" . | trunc 50 | trimSuffix "-")) }}
+{{- end }}

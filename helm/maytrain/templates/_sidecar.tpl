@@ -10,6 +10,7 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
   maytrain.sidecar.workerVolumeMounts  items for the worker's volumeMounts (the socket)
   maytrain.sidecar.podAnnotations      pod annotations that roll pods on policy changes
   maytrain.sidecar.config              the policy ConfigMap (this chart renders it itself)
+  maytrain.sidecar.snapshotKeySecret   the snapshot key Secret (this chart renders it itself)
 */}}
 
 {{- define "maytrain.sidecar.initContainers" -}}
@@ -44,10 +45,22 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     - {{ printf "--listen=%s" (include "maytrain.sidecar.address" .) | quote }}
     {{- if $sc.podIPListener.enabled }}
     - --listen=0.0.0.0:{{ $sc.podIPListener.port }}
+    {{- if $sc.podIPListener.tls.secretName }}
+    - --tls-cert={{ include "maytrain.sidecar.tlsDir" . }}/tls.crt
+    - --tls-key={{ include "maytrain.sidecar.tlsDir" . }}/tls.key
+    {{- if $sc.podIPListener.tls.clientAuth }}
+    - --tls-client-ca={{ include "maytrain.sidecar.tlsDir" . }}/ca.crt
     {{- end }}
+    {{- else }}
+    - --insecure-listen
+    {{- end }}
+    {{- end }}
+    {{- /* Health stays plaintext: the kubelet's gRPC probes cannot do TLS, and it serves
+    grpc.health.v1 only. */}}
     - --health-listen=0.0.0.0:{{ $sc.healthPort }}
     {{- if $sc.snapshot.enabled }}
     - {{ printf "--snapshot-file=%s/%s" $sc.snapshot.dir $sc.snapshot.fileName | quote }}
+    - --snapshot-key-file={{ include "maytrain.sidecar.snapshotKeyDir" . }}/snapshot.key
     {{- end }}
     {{- with $sc.maxStaleness }}
     - {{ printf "--max-staleness=%v" . | quote }}
@@ -119,6 +132,14 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     {{- if $sc.snapshot.enabled }}
     - name: maytrain-cache
       mountPath: {{ $sc.snapshot.dir }}
+    - name: maytrain-snapshot-key
+      mountPath: {{ include "maytrain.sidecar.snapshotKeyDir" . }}
+      readOnly: true
+    {{- end }}
+    {{- if and $sc.podIPListener.enabled $sc.podIPListener.tls.secretName }}
+    - name: maytrain-tls
+      mountPath: {{ include "maytrain.sidecar.tlsDir" . }}
+      readOnly: true
     {{- end }}
     {{- include "maytrain.sidecar.storeVolumeMounts" . | nindent 4 }}
     {{- with $sc.volumeMounts }}
@@ -220,6 +241,31 @@ maytrain.sidecar.address is the main listener, and the worker's MAYTRAIN_TARGET.
 - name: maytrain-cache
   emptyDir:
     sizeLimit: {{ .Values.sidecar.snapshot.sizeLimit }}
+- name: maytrain-snapshot-key
+  secret:
+    secretName: {{ include "maytrain.snapshotKeySecretName" . }}
+    {{- /* 0444, as the password: only the sidecar container mounts it. */}}
+    defaultMode: 292
+    items:
+      - key: {{ .Values.sidecar.snapshot.keySecret.key }}
+        path: snapshot.key
+{{- end }}
+{{- with .Values.sidecar.podIPListener }}
+{{- if and .enabled .tls.secretName }}
+- name: maytrain-tls
+  secret:
+    secretName: {{ .tls.secretName }}
+    defaultMode: 292
+    items:
+      - key: tls.crt
+        path: tls.crt
+      - key: tls.key
+        path: tls.key
+      {{- if .tls.clientAuth }}
+      - key: ca.crt
+        path: ca.crt
+      {{- end }}
+{{- end }}
 {{- end }}
 {{- if .Values.store.dataVolume.enabled }}
 - name: maytrain-data
@@ -239,6 +285,14 @@ maytrain.sidecar.address is the main listener, and the worker's MAYTRAIN_TARGET.
         path: password
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{- define "maytrain.sidecar.tlsDir" -}}
+/var/run/secrets/maytrain/tls
+{{- end }}
+
+{{- define "maytrain.sidecar.snapshotKeyDir" -}}
+/var/run/secrets/maytrain/snapshot-key
 {{- end }}
 
 {{- define "maytrain.sidecar.workerEnv" -}}
@@ -278,13 +332,64 @@ data:
 {{- end }}
 
 {{/*
+maytrain.sidecar.snapshotKeySecret is the random key that authenticates the snapshot
+file, unless sidecar.snapshot.keySecret.existingSecret names one. An installed release
+keeps its key (lookup): a new key on every upgrade would make each pod's file useless.
+*/}}
+{{- define "maytrain.sidecar.snapshotKeySecret" -}}
+{{- $snapshot := .Values.sidecar.snapshot -}}
+{{- if and $snapshot.enabled (not $snapshot.keySecret.existingSecret) -}}
+{{- $name := include "maytrain.snapshotKeySecretName" . -}}
+{{- $installed := lookup "v1" "Secret" .Release.Namespace $name -}}
+{{- /* randBytes gives base64 text already: the key file holds those 44 characters. */ -}}
+{{- $value := randBytes 32 | b64enc -}}
+{{- if and $installed (hasKey ($installed.data | default dict) $snapshot.keySecret.key) -}}
+{{- $value = index $installed.data $snapshot.keySecret.key -}}
+{{- end -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "maytrain.labels" . | nindent 4 }}
+type: Opaque
+data:
+  {{ $snapshot.keySecret.key }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
 maytrain.sidecar.validate fails the render on values the schema cannot check alone.
 */}}
 {{- define "maytrain.sidecar.validate" -}}
 {{- $sc := .Values.sidecar -}}
 {{- $url := .Values.store.url -}}
-{{- if regexMatch "://[^/@]*:[^/@]*@" $url }}
+{{- if include "maytrain.carriesPassword" $url }}
 {{- fail "store.url must not carry a password: put it in an existing Secret and name it in store.passwordSecret.name" }}
+{{- end }}
+{{- range $sc.extraArgs }}
+{{- if include "maytrain.carriesPassword" . }}
+{{- fail "sidecar.extraArgs must not carry a password (arguments show in the pod spec and every process list): put it in an existing Secret and name it in store.passwordSecret.name" }}
+{{- end }}
+{{- end }}
+{{- range $sc.env }}
+{{- if and (eq .name "PGPASSWORD") (hasKey . "value") }}
+{{- fail "sidecar.env PGPASSWORD must come from a Secret (valueFrom.secretKeyRef), not a value; or use store.passwordSecret" }}
+{{- end }}
+{{- if include "maytrain.carriesPassword" (.value | default "") }}
+{{- fail (printf "sidecar.env %s must not carry a password: put it in an existing Secret and name it in store.passwordSecret.name" .name) }}
+{{- end }}
+{{- end }}
+{{- with $sc.podIPListener }}
+{{- if and .enabled (not .tls.secretName) (not .insecure) }}
+{{- fail "sidecar.podIPListener.enabled serves consent checks to the pod network: set sidecar.podIPListener.tls.secretName (a kubernetes.io/tls Secret) or, to serve plaintext to anyone on that network, sidecar.podIPListener.insecure=true" }}
+{{- end }}
+{{- if and .enabled .tls.clientAuth (not .tls.secretName) }}
+{{- fail "sidecar.podIPListener.tls.clientAuth needs sidecar.podIPListener.tls.secretName, whose ca.crt signs the client certificates" }}
+{{- end }}
+{{- if and .enabled .tls.secretName (eq $sc.transport "tcp") }}
+{{- fail "sidecar.podIPListener.tls makes every TCP listener of the sidecar TLS, the worker's loopback one too: use sidecar.transport=unix with it" }}
+{{- end }}
 {{- end }}
 {{- if and (hasPrefix "sqlite:" $url) .Values.store.dataVolume.enabled }}
 {{- $dir := printf "%s/" (trimSuffix "/" .Values.store.dataVolume.mountPath) }}
@@ -304,5 +409,15 @@ maytrain.sidecar.validate fails the render on values the schema cannot check alo
 {{- if $sc.podIPListener.enabled }}{{ $ports = append $ports (int $sc.podIPListener.port) }}{{ end }}
 {{- if ne (len $ports) (len (uniq $ports)) }}
 {{- fail (printf "sidecar.healthPort, sidecar.tcp.port (tcp mode) and sidecar.podIPListener.port (when enabled) must differ, got %v" $ports) }}
+{{- end }}
+{{- end }}
+
+{{/*
+maytrain.carriesPassword is "yes" for text holding a URL with a password (user:pw@ or a
+password= parameter), else empty.
+*/}}
+{{- define "maytrain.carriesPassword" -}}
+{{- if or (regexMatch "[A-Za-z][A-Za-z0-9+.-]*://[^:@/?\\s]*:[^?\\s]*@" .) (regexMatch "(?i)[?&]password=" .) -}}
+yes
 {{- end }}
 {{- end }}
