@@ -12,6 +12,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -24,8 +25,9 @@ from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
 from ..core.decision import decide_batch, stale_cache_problem
 from ..core.index import ConsentIndex
-from ..core.model import Micros
+from ..core.model import Decision, Micros, Record
 from ..core.policy import Policy
+from ..observers import NO_OBSERVER, BatchObserver, DecidedBatch
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
@@ -71,14 +73,15 @@ class IndexSource(Protocol):
 class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
     """The servicer; holds no state of its own beyond what it is given.
 
-    `store` is the store as it may be shown (credentials masked), for GetStatus.
+    `store` is the store as it may be shown (credentials masked), for GetStatus; `observer`
+    is told of every decided call (metrics, receipts, traces).
     """
 
     def __init__(self, follower: IndexSource, policy: Policy, clock: Callable[[], Micros], *,
                  store: str, max_staleness: float, max_batch: int,
-                 stopping: threading.Event) -> None:
+                 stopping: threading.Event, observer: BatchObserver = NO_OBSERVER) -> None:
         self.follower, self.policy, self.clock = follower, policy, clock
-        self.store = store
+        self.store, self.observer = store, observer
         self.max_staleness, self.max_batch, self.stopping = max_staleness, max_batch, stopping
 
     def serving(self) -> bool:
@@ -88,19 +91,22 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
 
     @_guarded
     def Check(self, request: pb.CheckRequest, context: grpc.ServicerContext) -> pb.CheckResponse:
+        started = time.perf_counter()
         index = self._index_for(request.min_consent_version, context)
-        record = record_from_proto(request.record)
-        decision = decide_batch([record], index, self.policy, self.clock(),
+        record, now = record_from_proto(request.record), self.clock()
+        decision = decide_batch([record], index, self.policy, now,
                                 max_staleness=self.max_staleness,
                                 min_version=request.min_consent_version,
                                 explain=request.explain)[0]
-        return pb.CheckResponse(decision=decision_to_proto(record, decision),
-                                **self._versions(index))
+        response = pb.CheckResponse(decision=decision_to_proto(record, decision),
+                                    **self._versions(index))
+        self._observe("Check", [record], [decision], now, index, started, context)
+        return response
 
     def CheckBatch(self, request: pb.CheckBatchRequest,
                    context: grpc.ServicerContext) -> pb.CheckBatchResponse:
         response = pb.CheckBatchResponse()
-        self._answer(request, response, context)
+        self._answer(request, response, context, "CheckBatch")
         return response
 
     def CheckStream(self, request_iterator: Iterator[pb.CheckStreamRequest],
@@ -118,7 +124,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
             if request is _END:
                 return
             response = pb.CheckStreamResponse()
-            self._answer(request, response, context)
+            self._answer(request, response, context, "CheckStream")
             yield response
         context.abort(grpc.StatusCode.UNAVAILABLE,
                       "the sidecar is shutting down: every request received was answered; "
@@ -139,20 +145,31 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         return response
 
     @_guarded
-    def _answer(self, request, response, context: grpc.ServicerContext) -> None:
+    def _answer(self, request, response, context: grpc.ServicerContext, rpc: str) -> None:
         """Decide a batch request into a batch or stream response."""
+        started = time.perf_counter()
         if len(request.records) > self.max_batch:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"a batch of {len(request.records)} records is over the limit of "
                           f"{self.max_batch} records per call: split it into smaller batches")
         index = self._index_for(request.min_consent_version, context)
-        records = records_from_proto(request.records, request.default_purpose)
-        decisions = decide_batch(records, index, self.policy, self.clock(),
+        records, now = records_from_proto(request.records, request.default_purpose), self.clock()
+        decisions = decide_batch(records, index, self.policy, now,
                                  max_staleness=self.max_staleness,
                                  min_version=request.min_consent_version,
                                  explain=request.explain)
         response.consent_version, response.policy_version = _versions(index, self.policy)
         add_decisions(response.decisions, records, decisions)
+        self._observe(rpc, records, decisions, now, index, started, context)
+
+    def _observe(self, rpc: str, records: list[Record], decisions: list[Decision], now: Micros,
+                 index: ConsentIndex | None, started: float,
+                 context: grpc.ServicerContext) -> None:
+        """Tell the observer about a decided call (one report per call, never per record)."""
+        consent_version, policy_version = _versions(index, self.policy)
+        self.observer.decided(DecidedBatch(rpc, records, decisions, now, consent_version,
+                                           policy_version, time.perf_counter() - started,
+                                           context.invocation_metadata))
 
     def _index_for(self, min_version: int, context: grpc.ServicerContext) -> ConsentIndex | None:
         """The current index, after waiting (within the deadline) for `min_version`."""
