@@ -16,12 +16,13 @@ from . import (
     erasure_commands,
     import_command,
     options,
+    receipts_command,
     serve_commands,
     store_commands,
 )
 
 COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
-                   import_command, serve_commands]
+                   import_command, serve_commands, receipts_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,128 @@
+"""Reading a receipt spool back: its files in order, each receipt that passes a filter.
+
+Lines come out exactly as they were written. A torn line (the last one of a file when the
+process died mid-write) or a line that is not a receipt is skipped and counted. Following
+(`follow=True`) keeps reading as the writer appends, and moves on to each new file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr-defined]
+from pathlib import Path
+
+from .lines import parse_line
+from .spool import FILE_PATTERN
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ReceiptFilter:
+    """What a receipt must match; None matches anything. `since` is inclusive, `until`
+    exclusive; both are receipt times (`lines.receipt_time`), which sort as text."""
+
+    account: str | None = None
+    user: str | None = None
+    verdict: str | None = None
+    reason: str | None = None
+    since: str | None = None
+    until: str | None = None
+    min_version: int | None = None
+
+    def matches(self, receipt: dict) -> bool:
+        """True when the receipt passes every condition given."""
+        exact = (("account", self.account), ("user", self.user), ("verdict", self.verdict),
+                 ("reason", self.reason))
+        if any(want is not None and receipt.get(key) != want for key, want in exact):
+            return False
+        time = str(receipt.get("time", ""))
+        if (self.since is not None and time < self.since) or (
+                self.until is not None and time >= self.until):
+            return False
+        version = receipt.get("consent_version")
+        return self.min_version is None or (isinstance(version, int)
+                                            and version >= self.min_version)
+
+    def quick_reject(self, line: str) -> bool:
+        """True when the line cannot match, seen without parsing it (the account's text)."""
+        return self.account is not None and f'"account":{_quoted(self.account)}' not in line
+
+
+@dataclass
+class ReadStats:
+    """What a read skipped."""
+
+    skipped: int = 0
+
+
+@dataclass
+class _Position:
+    seq: int = 0
+    offset: int = 0
+    partial: bytes = field(default=b"")
+
+
+def read_receipts(directory: str | Path, wanted: ReceiptFilter = ReceiptFilter(), *,
+                  follow: bool = False, poll: float = 0.5,
+                  stop: threading.Event | None = None,
+                  stats: ReadStats | None = None) -> Iterator[str]:
+    """The lines (with their newline) of every receipt in the spool that `wanted` matches."""
+    stats = stats if stats is not None else ReadStats()
+    for raw in _spool_lines(Path(directory), follow, poll, stop or threading.Event()):
+        line = raw.decode("utf-8", "replace")
+        if wanted.quick_reject(line):
+            continue
+        receipt = parse_line(line)
+        if receipt is None:
+            stats.skipped += 1
+        elif wanted.matches(receipt):
+            yield line + "\n"
+
+
+def _spool_lines(directory: Path, follow: bool, poll: float,
+                 stop: threading.Event) -> Iterator[bytes]:
+    """Every complete line of the spool's files, oldest file first, then (when following)
+    each line as it is appended; a torn last line of a finished file is yielded as is
+    (the caller finds it is no receipt)."""
+    at = _Position()
+    while True:
+        files = [(seq, path) for seq, path in _numbered(directory) if seq >= at.seq]
+        for position, (seq, path) in enumerate(files):
+            if seq != at.seq:
+                at = _Position(seq)
+            for chunk in _chunks(path, at):
+                *lines, at.partial = (at.partial + chunk).split(b"\n")
+                yield from lines
+            finished = position < len(files) - 1 or not follow
+            if finished:
+                if at.partial:
+                    yield at.partial
+                at = _Position(seq + 1)
+        if not follow or stop.wait(poll):
+            return
+
+
+def _numbered(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for path in directory.iterdir():
+            match = FILE_PATTERN.match(path.name)
+            if match:
+                found.append((int(match["seq"]), path))
+    return sorted(found)
+
+
+def _chunks(path: Path, at: _Position) -> Iterator[bytes]:
+    """What the file holds past `at.offset`, in chunks, moving the offset along."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(at.offset)
+            while chunk := file.read(CHUNK):
+                at.offset += len(chunk)
+                yield chunk
+    except FileNotFoundError:  # trimmed away under the cap while we read
+        return

@@ -1,0 +1,161 @@
+"""The receipt spool on disk: a directory of `receipts-<start>-<seq>.jsonl` files.
+
+One file is open for appending at a time. It is rotated when it reaches its size or its age,
+and when a rotation would take the spool over its total cap the oldest files are deleted
+first, each deletion reported to the caller. `<start>` is the UTC time of the file's first
+receipt, `<seq>` a number that only grows, also across restarts: files are ordered by it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+FILE_PATTERN = re.compile(r"^receipts-(?P<start>\d{8}T\d{6}Z)-(?P<seq>\d+)\.jsonl$")
+
+
+@dataclass(frozen=True)
+class SpoolLimits:
+    """When to rotate (bytes or seconds per file) and the cap on the spool's total bytes."""
+
+    file_bytes: int = 64 << 20
+    file_seconds: float = 3600.0
+    max_bytes: int = 1 << 30
+
+
+@dataclass(frozen=True)
+class DeletedFile:
+    """A file deleted to keep the spool under its cap, and the receipts it held."""
+
+    path: Path
+    size: int
+    receipts: int
+
+
+def spool_files(directory: Path) -> list[Path]:
+    """The spool's files, oldest first (by sequence number)."""
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            match = FILE_PATTERN.match(entry.name)
+            if match and entry.is_file():
+                found.append((int(match["seq"]), Path(entry.path)))
+    return [path for _, path in sorted(found)]
+
+
+class Spool:
+    """Appends text to the current file; rotates, fsyncs and trims when told to."""
+
+    def __init__(self, directory: str | Path, limits: SpoolLimits = SpoolLimits()) -> None:
+        self.directory, self.limits = Path(directory), limits
+        self.directory.mkdir(parents=True, exist_ok=True)
+        existing = spool_files(self.directory)
+        self._seq = _seq_of(existing[-1]) if existing else 0
+        self._file: IO[str] | None = None
+        self._size, self._opened = 0, 0.0
+        self.path: Path | None = None
+
+    def rotation_due(self, adding: int) -> bool:
+        """True when `adding` more bytes should go to a new file (the current one is full
+        or old); a file with nothing in it is never rotated."""
+        if self._file is None or self._size == 0:
+            return False
+        too_big = self._size + adding > self.limits.file_bytes
+        return too_big or time.monotonic() - self._opened >= self.limits.file_seconds
+
+    def append(self, text: str, start: str) -> None:
+        """Write text to the current file, opening one named after `start` (YYYYmmddTHHMMSSZ)
+        if none is open. OSError propagates; the file is then closed, and the next append
+        opens another (a torn line stays behind, which readers skip)."""
+        if self._file is None:
+            self._open(start)
+        assert self._file is not None
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError:
+            self.close()
+            raise
+        self._size += len(text)  # receipts are ASCII: characters are bytes
+
+    def fsync(self) -> None:
+        """Make what was appended durable."""
+        if self._file is not None:
+            try:
+                os.fsync(self._file.fileno())
+            except OSError:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        """Close the current file (after an fsync, if the caller wants it durable)."""
+        file, self._file, self.path = self._file, None, None
+        if file is not None:
+            with contextlib.suppress(OSError):
+                file.close()
+
+    def trim(self, reserve: int) -> list[DeletedFile]:
+        """Delete the oldest closed files until the spool plus `reserve` bytes fits the cap."""
+        files = [path for path in spool_files(self.directory) if path != self.path]
+        sizes = {path: _size(path) for path in files}
+        total = sum(sizes.values()) + (self._size if self._file is not None else 0)
+        deleted = []
+        for path in files:
+            if total + reserve <= self.limits.max_bytes:
+                break
+            receipts = _count_lines(path)
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted.append(DeletedFile(path, sizes[path], receipts))
+            total -= sizes[path]
+        if deleted:
+            _fsync_directory(self.directory)
+        return deleted
+
+    def _open(self, start: str) -> None:
+        while True:
+            self._seq += 1
+            path = self.directory / f"receipts-{start}-{self._seq:06d}.jsonl"
+            try:
+                self._file = open(path, "x", encoding="ascii", newline="")  # noqa: SIM115
+                break
+            except FileExistsError:  # another writer's file, or a name seen late: skip it
+                continue
+        self.path, self._size, self._opened = path, 0, time.monotonic()
+        _fsync_directory(self.directory)
+
+
+def _seq_of(path: Path) -> int:
+    match = FILE_PATTERN.match(path.name)
+    return int(match["seq"]) if match else 0
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _count_lines(path: Path) -> int:
+    """Complete receipts in a file (its newlines)."""
+    count = 0
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a file's creation or deletion durable (where the platform allows it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,215 @@
+"""The receipt writer: a bounded in-memory queue in front of one thread that fills the spool.
+
+A check never waits for the disk: `decided()` puts the batch in the queue (a reference,
+not a copy) and returns. What does not fit is counted as dropped, and a warning says how
+many every `report_every` seconds, so no receipt is ever lost without a trace:
+
+    decided == written + dropped + unsampled   (once the writer is closed)
+
+`written` counts receipts that were fsynced; the writer syncs at most every
+`fsync_every` seconds and at every rotation, not per line.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..core.model import Decision, Record
+from ..observers import DecidedBatch
+from .lines import format_lines, sampled
+from .spool import DeletedFile, Spool
+
+log = logging.getLogger("maytrain.receipts")
+DROP_CAUSES = ("queue_full", "write_error", "shutdown")
+
+
+@dataclass(frozen=True)
+class ReceiptCounts:
+    """The writer's counters, at one moment."""
+
+    written: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_CAUSES, 0))
+    unsampled: int = 0
+    deleted: int = 0
+    pending: int = 0
+    """Receipts accepted and not yet fsynced (queued, being written, or awaiting the fsync)."""
+
+    @property
+    def decided(self) -> int:
+        """Every decision the writer was told of."""
+        return self.written + sum(self.dropped.values()) + self.unsampled + self.pending
+
+
+class _Item(NamedTuple):
+    batch: DecidedBatch
+    records: Sequence[Record]
+    decisions: Sequence[Decision]
+    count: int
+
+
+class ReceiptWriter:
+    """Observer of decided batches that spools their receipts (or counts why it did not)."""
+
+    def __init__(self, spool: Spool, *, sample: float = 1.0, capacity: int = 100_000,
+                 fsync_every: float = 1.0, report_every: float = 10.0) -> None:
+        self.spool, self.sample, self.capacity = spool, sample, capacity
+        self.fsync_every, self.report_every = fsync_every, report_every
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._items: deque[_Item] = deque()
+        self._queued = 0  # receipts in memory: queued, or in the writer's hands
+        self._closing = self._warned_closed = False
+        self._written = self._unsampled = self._deleted = self._unsynced = 0
+        self._dropped = dict.fromkeys(DROP_CAUSES, 0)
+        self._unreported = dict.fromkeys(DROP_CAUSES, 0)
+        self._thread = threading.Thread(target=self._run, name="maytrain-receipts", daemon=True)
+
+    def start(self) -> None:
+        """Trim what an earlier run left over the cap, then start the writer thread."""
+        self._deleted_files(self.spool.trim(reserve=0))
+        self._thread.start()
+
+    def decided(self, batch: DecidedBatch) -> None:
+        """Queue a batch's receipts (the sampled share); count what does not fit."""
+        records, decisions = sampled(batch.records, batch.decisions, self.sample)
+        offered = len(decisions)
+        with self._lock:
+            self._unsampled += len(batch.decisions) - offered
+            first_late = self._closing and not self._warned_closed
+            if self._closing:
+                self._warned_closed = True
+                self._drop("shutdown", offered)
+            else:
+                self._enqueue(_Item(batch, records, decisions, offered))
+        if first_late:
+            log.warning("decision receipts arrived after the receipt writer closed; they are "
+                        "dropped and counted (cause shutdown)")
+
+    def _enqueue(self, item: _Item) -> None:
+        """Queue what fits of an item, count the rest as dropped (the lock is held)."""
+        taken = max(0, min(item.count, self.capacity - self._queued))
+        if taken < item.count:
+            self._drop("queue_full", item.count - taken)
+        if taken:
+            self._items.append(item._replace(count=taken))
+            self._queued += taken
+            self._wake.notify()
+
+    def counts(self) -> ReceiptCounts:
+        """The counters now."""
+        with self._lock:
+            return ReceiptCounts(self._written, dict(self._dropped), self._unsampled,
+                                 self._deleted, self._queued + self._unsynced)
+
+    def close(self, timeout: float = 60.0) -> ReceiptCounts:
+        """Write and fsync everything queued, stop the thread, close the file; later
+        batches are counted as dropped ("shutdown")."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("the receipt writer did not finish within %.0f s; %d receipts "
+                          "were not written", timeout, self._queued)
+        return self.counts()
+
+    def _drop(self, cause: str, count: int) -> None:
+        """Count receipts lost (the lock is held)."""
+        self._dropped[cause] += count
+        self._unreported[cause] += count
+
+    def _run(self) -> None:
+        last_sync = last_report = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._items and not self._closing:
+                    self._wake.wait(self._next_wait(last_sync, last_report))
+                items, closing = list(self._items), self._closing and not self._items
+                self._items.clear()
+            for item in items:
+                self._write(item)
+            now = time.monotonic()
+            if closing or now - last_sync >= self.fsync_every:
+                self._sync()
+                last_sync = now
+            if closing or now - last_report >= self.report_every:
+                self._report()
+                last_report = now
+            if closing:
+                self.spool.close()
+                return
+
+    def _next_wait(self, last_sync: float, last_report: float) -> float:
+        now = time.monotonic()
+        sync_in = self.fsync_every - (now - last_sync) if self._unsynced else self.report_every
+        return max(0.01, min(sync_in, self.report_every - (now - last_report)))
+
+    def _write(self, item: _Item) -> None:
+        batch = item.batch
+        text = format_lines(batch.rpc, batch.now, batch.consent_version, batch.policy_version,
+                            item.records, item.decisions, item.count)
+        try:
+            if self.spool.rotation_due(len(text)):
+                self._sync()
+                self.spool.close()
+                self._deleted_files(self.spool.trim(reserve=self.spool.limits.file_bytes))
+            self.spool.append(text, _file_start(text))
+        except OSError as exc:
+            with self._lock:
+                self._queued -= item.count
+            self._failed(exc, item.count)
+            return
+        with self._lock:
+            self._queued -= item.count
+            self._unsynced += item.count
+
+    def _sync(self) -> None:
+        """fsync the current file; what was appended to it counts as written from now."""
+        if not self._unsynced:
+            return
+        try:
+            self.spool.fsync()
+        except OSError as exc:
+            self._failed(exc, 0)
+            return
+        with self._lock:
+            self._written, self._unsynced = self._written + self._unsynced, 0
+
+    def _failed(self, exc: OSError, count: int) -> None:
+        """A write or an fsync failed: what it held, and what was not yet synced, is lost."""
+        with self._lock:
+            lost, self._unsynced = count + self._unsynced, 0
+            self._drop("write_error", lost)
+        log.error("could not write decision receipts to %s: %s (%d receipts lost, counted "
+                  "as dropped)", self.spool.directory, exc.strerror or exc, lost)
+
+    def _report(self) -> None:
+        with self._lock:
+            unreported, self._unreported = self._unreported, dict.fromkeys(DROP_CAUSES, 0)
+            total = sum(self._dropped.values())
+        if unreported["queue_full"]:
+            log.warning("receipt queue full: dropped %d decision receipts since the last report "
+                        "(%d dropped in all); lower --receipts-sample or raise --receipts-queue",
+                        unreported["queue_full"], total,
+                        extra={"dropped": unreported["queue_full"], "dropped_total": total})
+
+    def _deleted_files(self, deleted: list[DeletedFile]) -> None:
+        for gone in deleted:
+            with self._lock:
+                self._deleted += gone.receipts
+            log.warning("deleted receipt file %s (%d receipts, %d bytes) to keep the spool "
+                        "under its cap of %d bytes", gone.path.name, gone.receipts, gone.size,
+                        self.spool.limits.max_bytes)
+
+
+def _file_start(text: str) -> str:
+    """YYYYmmddTHHMMSSZ of the first receipt in `text` (which starts with its time)."""
+    stamp = text[9:28]  # {"time":"2026-03-15T14:23:01
+    return stamp.replace("-", "").replace(":", "") + "Z"

@@ -1,0 +1,199 @@
+"""The receipt writer: every decision is in the spool or counted, rotation, the cap, fsync."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from receipt_batches import NOW, batch
+
+from sidecar.core.model import Decision, Reason, Record, Rule
+from sidecar.observers import DecidedBatch
+from sidecar.receipts import FIELDS, ReceiptWriter, Spool, SpoolLimits, spool_files
+from sidecar.receipts.spool import FILE_PATTERN
+
+
+def lines_in(directory: Path) -> list[dict]:
+    return [json.loads(line) for path in spool_files(directory)
+            for line in path.read_text().splitlines()]
+
+
+def writer(directory: Path, limits: SpoolLimits | None = None, **options) -> ReceiptWriter:
+    started = ReceiptWriter(Spool(directory, limits or SpoolLimits()), **options)
+    started.start()
+    return started
+
+
+class SlowSpool(Spool):
+    """A spool on a slow disk: every append takes a while."""
+
+    def append(self, text: str, start: str) -> None:
+        time.sleep(0.002)
+        super().append(text, start)
+
+
+def test_every_decision_becomes_one_receipt_with_every_field(tmp_path):
+    spooled = writer(tmp_path)
+    spooled.decided(batch(25))
+    counts = spooled.close()
+
+    receipts = lines_in(tmp_path)
+    assert counts.written == 25 and sum(counts.dropped.values()) == 0
+    assert [r["record_id"] for r in receipts] == [f"r{i}" for i in range(25)]
+    assert all(list(r) == list(FIELDS) for r in receipts)
+    first = receipts[0]
+    assert first["time"] == "2026-01-01T00:00:00.000000Z" and first["consent_version"] == 7
+    assert (first["account"], first["user"], first["rpc"]) == ("acct-0", "u0", "CheckBatch")
+    assert {r["verdict"] for r in receipts} == {"ALLOW", "DENY"}
+
+
+def test_an_overflowing_queue_loses_nothing_without_counting_it(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, "maytrain.receipts")
+    spooled = ReceiptWriter(SlowSpool(tmp_path), capacity=300, fsync_every=0.05,
+                            report_every=0.05)
+    spooled.start()
+    sent = [0] * 4
+
+    def producer(n: int) -> None:
+        for k in range(60):
+            size = 1 + (k * 37 + n) % 120
+            spooled.decided(batch(size, start=(n * 100 + k) * 1000))
+            sent[n] += size
+
+    threads = [threading.Thread(target=producer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    counts = spooled.close()
+
+    assert counts.dropped["queue_full"] > 0, "the test must overflow the queue"
+    assert counts.written + counts.dropped["queue_full"] == sum(sent) == counts.decided
+    assert len(lines_in(tmp_path)) == counts.written
+    assert counts.pending == 0
+    assert any("receipt queue full" in r.getMessage() for r in caplog.records)
+
+
+def test_a_batch_larger_than_the_queue_is_kept_in_part(tmp_path):
+    spooled = ReceiptWriter(Spool(tmp_path), capacity=10)
+    spooled.decided(batch(25))  # not started: nothing drains the queue
+    spooled.start()
+    counts = spooled.close()
+
+    assert (counts.written, counts.dropped["queue_full"]) == (10, 15)
+    assert [r["record_id"] for r in lines_in(tmp_path)] == [f"r{i}" for i in range(10)]
+
+
+def test_receipts_after_close_are_counted_as_dropped(tmp_path):
+    spooled = writer(tmp_path)
+    spooled.close()
+    spooled.decided(batch(4))
+
+    assert spooled.counts().dropped["shutdown"] == 4
+
+
+def test_sampling_keeps_the_same_records_wherever_they_are_checked(tmp_path):
+    kept = []
+    for name in ("a", "b"):
+        spooled = writer(tmp_path / name, sample=0.25)
+        for k in range(10):
+            spooled.decided(batch(100, start=k * 100))
+        counts = spooled.close()
+        assert counts.written + counts.unsampled == 1000
+        kept.append([r["record_id"] for r in lines_in(tmp_path / name)])
+
+    assert kept[0] == kept[1]
+    assert 150 < len(kept[0]) < 350
+
+
+def test_files_rotate_by_size_and_are_named_by_start_and_sequence(tmp_path):
+    spooled = writer(tmp_path, SpoolLimits(file_bytes=20_000, max_bytes=10 << 20))
+    for k in range(20):
+        spooled.decided(batch(20, start=k * 20, now=NOW + k * 1_000_000))
+    spooled.close()
+
+    files = spool_files(tmp_path)
+    assert len(files) > 3
+    assert all(path.stat().st_size <= 20_000 for path in files)
+    seqs = [int(FILE_PATTERN.match(path.name)["seq"]) for path in files]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert files[0].name.startswith("receipts-20260101T000000Z-")
+    assert [r["record_id"] for r in lines_in(tmp_path)] == [f"r{i}" for i in range(400)]
+
+
+def test_files_rotate_by_age(tmp_path):
+    spooled = writer(tmp_path, SpoolLimits(file_seconds=0.05))
+    for k in range(3):
+        spooled.decided(batch(5, start=k * 5))
+        time.sleep(0.2)
+    spooled.close()
+
+    assert len(spool_files(tmp_path)) == 3
+
+
+def test_the_cap_deletes_the_oldest_files_and_counts_their_receipts(tmp_path, caplog):
+    caplog.set_level(logging.WARNING, "maytrain.receipts")
+    spooled = writer(tmp_path, SpoolLimits(file_bytes=10_000, max_bytes=40_000))
+    for k in range(40):
+        spooled.decided(batch(10, start=k * 10))
+    counts = spooled.close()
+
+    remaining = lines_in(tmp_path)
+    assert sum(path.stat().st_size for path in spool_files(tmp_path)) <= 40_000
+    assert counts.deleted > 0 and counts.deleted + len(remaining) == counts.written == 400
+    assert remaining[-1]["record_id"] == "r399"
+    assert any("to keep the spool under its cap" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failed_write_is_counted_and_logged(tmp_path, caplog):
+    class FullDisk(Spool):
+        def append(self, text: str, start: str) -> None:
+            raise OSError(28, "No space left on device")
+
+    spooled = ReceiptWriter(FullDisk(tmp_path))
+    spooled.start()
+    spooled.decided(batch(8))
+    counts = spooled.close()
+
+    assert counts.dropped["write_error"] == 8 and counts.written == 0
+    assert "No space left on device" in caplog.text
+
+
+def test_fsync_happens_per_interval_not_per_line(tmp_path, monkeypatch):
+    calls = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd)))
+    spooled = writer(tmp_path, fsync_every=10.0)
+    for k in range(50):
+        spooled.decided(batch(10, start=k * 10))
+    spooled.close()
+
+    assert 1 <= len(calls) <= 4  # the file at close (and the directory, when the file was made)
+
+
+def test_a_new_writer_continues_the_sequence(tmp_path):
+    for k in range(2):
+        spooled = writer(tmp_path)
+        spooled.decided(batch(3, start=k * 3))
+        spooled.close()
+
+    seqs = [int(FILE_PATTERN.match(path.name)["seq"]) for path in spool_files(tmp_path)]
+    assert seqs == [1, 2]
+
+
+@pytest.mark.parametrize("text", ["%s", "100%", '"quoted"', "new\nline", "ünï"])
+def test_any_id_survives_the_round_trip(tmp_path, text):
+    spooled = writer(tmp_path)
+    spooled.decided(DecidedBatch("Check", [Record(text, "c", "p", text, record_id=text)],
+                                 [Decision(Reason.DENIED_ERASURE, Rule.ERASURE)], NOW, 1,
+                                 text, 0.0))
+    spooled.close()
+
+    (receipt,) = lines_in(tmp_path)
+    assert receipt["account"] == receipt["user"] == receipt["record_id"] == text
+    assert receipt["policy_version"] == text
