@@ -13,6 +13,8 @@ import threading
 from .clock import DecisionClock
 from .core.index import ConsentIndex
 from .core.policy import Policy
+from .metrics import CacheView
+from .observability import Observability
 from .server.service import ConsentCheckService
 from .server.tls import tls_files
 from .server.transport import GrpcTransport
@@ -44,11 +46,16 @@ class Sidecar:
         initial = self.snapshots.load(now=self.clock())
         if initial is not None and initial.synced_at is not None:
             self.clock.observe(initial.synced_at)  # the file's age never reads as negative
-        self.follower = StoreFollower(self._open_reader, clock=self.clock, initial=initial,
+        self.observability = Observability(self.settings, policy.version, CacheView(
+            index=lambda: self.follower.index, serving=lambda: self.service.serving(),
+            clock=self.clock))
+        self.follower = StoreFollower(self.observability.opener(self._open_reader),
+                                      clock=self.clock, initial=initial,
                                       on_index=self._on_index, on_time_seen=self.clock.observe)
         self.service = ConsentCheckService(
             self.follower, policy, self.clock, store=mask_url(settings.store),
-            max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping)
+            max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping,
+            observer=self.observability.observer)
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,
                                        reuse_port=settings.reuse_port,
@@ -64,6 +71,7 @@ class Sidecar:
 
     def start(self) -> None:
         """Sync once, bind every listener, then follow the store in the background."""
+        self.observability.start()
         self.follower.refresh()
         self.transport.set_ready(self.service.serving())
         self.transport.start()
@@ -78,6 +86,7 @@ class Sidecar:
         log.info("shutting down: answering requests already received")
         self.stopping.set()
         self.transport.stop(self.settings.shutdown_grace)
+        self.observability.stop()
         self.follower.close()
 
     def _open_reader(self) -> ConsentStore:

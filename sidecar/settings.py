@@ -8,6 +8,7 @@ Precedence, for each setting: the flag, then its MAYTRAIN_* variable, then the p
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -49,6 +50,18 @@ class Settings:
     tls_key: str | None = None
     tls_client_ca: str | None = None
     insecure_listen: bool = False
+    metrics_listen: str | None = None
+    """host:port of the Prometheus endpoint; None: no metrics served."""
+    log_format: str = "text"
+    log_level: str = "info"
+    receipts: str | None = None
+    """Directory of the decision receipt spool; None: no receipts."""
+    receipts_sample: float = 1.0
+    receipts_queue: int = 100_000
+    """Receipts held in memory for the writer; past that they are dropped, and counted."""
+    receipts_file_bytes: int = 64 << 20
+    receipts_file_seconds: float = 3600.0
+    receipts_max_bytes: int = 1 << 30
 
     def under(self, policy: Policy) -> Settings:
         """These settings with what was left to the policy taken from it."""
@@ -126,6 +139,36 @@ def _positive(name: str, value: object, kind: Callable[[Any], float]) -> float:
     return number
 
 
+def _choice(*allowed: str) -> Callable[[str, object], str]:
+    def convert(name: str, value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in allowed:
+            raise InvalidValueError(f"{_flag(name)} must be one of {', '.join(allowed)}, "
+                                    f"not {value!r}")
+        return text
+
+    return convert
+
+
+def _fraction(name: str, value: object) -> float:
+    number = _positive_float(name, value)
+    if not 0 < number <= 1:  # written so that nan is refused too
+        raise InvalidValueError(f"{_flag(name)} must be a share in (0, 1], not {value!r}")
+    return number
+
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 1 << 10, "mi": 1 << 20, "gi": 1 << 30}
+
+
+def _bytes(name: str, value: object) -> int:
+    """A size: a number of bytes, or with a unit (k, M, G; Ki, Mi, Gi), e.g. 512Mi."""
+    match = re.fullmatch(r"\s*(\d+)\s*([kmg]i?)?b?\s*", str(value), re.IGNORECASE)
+    if match is None or int(match[1]) <= 0:
+        raise InvalidValueError(f"{_flag(name)} must be a positive size such as 1073741824 "
+                                f"or 1Gi, not {value!r}")
+    return int(match[1]) * _UNITS[(match[2] or "").lower()]
+
+
 def _flag(name: str) -> str:
     return name.replace("_", "-")
 
@@ -134,5 +177,8 @@ _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "listen": _addresses, "max_staleness": _positive_float, "sync_interval": _positive_float,
     "shutdown_grace": _positive_float, "max_batch": _positive_int,
     "max_streams": _positive_int, "reuse_port": _boolean,
-    "insecure_listen": _boolean,
+    "insecure_listen": _boolean, "log_format": _choice("text", "json"),
+    "log_level": _choice("debug", "info", "warning", "error"), "receipts_sample": _fraction,
+    "receipts_queue": _positive_int, "receipts_file_bytes": _bytes,
+    "receipts_file_seconds": _positive_float, "receipts_max_bytes": _bytes,
 }

@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import signal
-import sys
 import threading
 
 import grpc
@@ -22,6 +21,7 @@ from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
+from .. import logs
 from ..core.times import parse_timestamp
 from ..policy_files import load_policy
 from ..settings import DEFAULT_TARGET
@@ -69,12 +69,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--insecure-listen", action="store_true", default=None,
                        help="allow plaintext on TCP listeners beyond loopback (refused "
                             "otherwise)")
+    _observability_options(serve)
     serve.set_defaults(handler=serve_command)
     _check_parser(subparsers)
     status = subparsers.add_parser("status", help="show a running sidecar's status")
     status.add_argument("--target", default=DEFAULT_TARGET, help="sidecar address")
     status.add_argument("--json", action="store_true", help="print machine-readable JSON")
     status.set_defaults(handler=status_command)
+
+
+def _observability_options(serve: argparse.ArgumentParser) -> None:
+    """--metrics-listen, --log-format/--log-level, --receipts and its limits."""
+    serve.add_argument("--metrics-listen", metavar="ADDR",
+                       help="serve Prometheus metrics on host:port (off by default)")
+    serve.add_argument("--log-format", choices=("text", "json"),
+                       help="text (default) or json: one object a line")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                       help="info by default; account and user ids appear only at debug")
+    serve.add_argument("--receipts", metavar="DIR",
+                       help="append every decision to a JSON Lines spool in DIR (off by default)")
+    serve.add_argument("--receipts-sample", metavar="SHARE",
+                       help="share of decisions to keep, in (0, 1] (1.0); drawn by record id")
+    serve.add_argument("--receipts-queue", metavar="N",
+                       help="receipts held in memory for the writer (100000); beyond, they "
+                            "are dropped and counted")
+    serve.add_argument("--receipts-file-bytes", metavar="SIZE",
+                       help="rotate a spool file at this size (64Mi)")
+    serve.add_argument("--receipts-file-seconds", metavar="S",
+                       help="rotate a spool file at this age (3600)")
+    serve.add_argument("--receipts-max-bytes", metavar="SIZE",
+                       help="cap on the spool: the oldest files are deleted, and counted (1Gi)")
 
 
 def _check_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -100,9 +124,9 @@ def serve_command(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT, then shut down gracefully and exit 0."""
     from ..runtime import Sidecar  # grpc server parts load only for `serve`
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = options.settings(args)
+    logs.configure(settings.log_format, settings.log_level,
+                   secrets=logs.known_secrets(settings.store))
     policy = load_policy(settings.policy)
     sidecar = Sidecar(settings, policy)
     logging.getLogger("maytrain").info("settings: %s", sidecar.settings.described())

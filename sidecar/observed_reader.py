@@ -1,0 +1,80 @@
+"""A consent reader that reports on itself: failed store reads by kind, and a span per read.
+
+The runtime hands the follower an `ObservedReader` around each reader it opens, so that
+the sync layer stays unaware of metrics and traces. Kinds: `connect` (opening the store),
+`snapshot` (a full read), `changes` (reading the feed after a version).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .store.protocol import ConsentReader
+from .tracing import Tracing
+
+Report = Callable[[str], None]
+
+
+class ObservedReader:
+    """Delegates to a reader; counts its failures and traces its reads."""
+
+    def __init__(self, reader: ConsentReader, on_error: Report, tracing: Tracing | None) -> None:
+        self._reader, self._on_error, self._tracing = reader, on_error, tracing
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything not observed (version, close, wait_for_change, ...) is the reader's own,
+        # so a reader that pushes changes still looks like one.
+        return getattr(self._reader, name)
+
+    def snapshot(self):
+        """The reader's snapshot, reported as kind `snapshot`."""
+        with self._observed("snapshot") as span:
+            snapshot = self._reader.snapshot()
+            _describe(span, snapshot.version, len(snapshot.rows))
+            return snapshot
+
+    def changes_since(self, version: int, limit: int):
+        """The reader's changes after `version`, reported as kind `changes`."""
+        with self._observed("changes", **{"maytrain.from_version": version}) as span:
+            changes = self._reader.changes_since(version, limit)
+            _describe(span, changes[-1].version if changes else version, len(changes))
+            return changes
+
+    @contextlib.contextmanager
+    def _observed(self, kind: str, **attributes: Any) -> Iterator[Any]:
+        try:
+            if self._tracing is None:
+                yield None
+            else:
+                with self._tracing.span(f"maytrain.sync.{kind}", **attributes) as span:
+                    yield span
+        except Exception:
+            self._on_error(kind)
+            raise
+
+
+def observed_opener(open_reader: Callable[[], ConsentReader], on_error: Report,
+                    tracing: Tracing | None) -> Callable[[], ConsentReader]:
+    """An opener whose readers are observed, and whose failures count as `connect`."""
+
+    def open_observed() -> ConsentReader:
+        try:
+            if tracing is None:
+                reader = open_reader()
+            else:
+                with tracing.span("maytrain.sync.connect"):
+                    reader = open_reader()
+        except Exception:
+            on_error("connect")
+            raise
+        return ObservedReader(reader, on_error, tracing)  # type: ignore[return-value]
+
+    return open_observed
+
+
+def _describe(span: Any, version: int, records: int) -> None:
+    if span is not None:
+        span.set_attribute("maytrain.consent_version", version)
+        span.set_attribute("maytrain.records", records)
