@@ -56,7 +56,7 @@ class Oracle:
 
 
 @pytest.fixture(scope="module")
-def sidecar(tmp_path_factory) -> Iterator[RunningSidecar]:
+def served(tmp_path_factory) -> Iterator[RunningSidecar]:
     launcher = Launcher(tmp_path_factory.mktemp("hostile"))
     running = launcher()
     running.wait_health("", SERVING)
@@ -65,13 +65,13 @@ def sidecar(tmp_path_factory) -> Iterator[RunningSidecar]:
 
 
 @pytest.fixture(scope="module")
-def oracle(sidecar: RunningSidecar) -> Oracle:
-    return Oracle(sidecar.store)
+def oracle(served: RunningSidecar) -> Oracle:
+    return Oracle(served.store)
 
 
 @pytest.fixture(scope="module")
-def channel(sidecar: RunningSidecar) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(sidecar.tcp, options=[
+def channel(served: RunningSidecar) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(served.tcp, options=[
             ("grpc.max_receive_message_length", 256 << 20)]) as opened:
         yield opened
 
@@ -223,8 +223,8 @@ def assert_refusal(exc: grpc.RpcError, undecodable: bool) -> None:
         f"{exc.code()} {exc.details()} for a body that {'does not parse' if undecodable else 'parses'}")
 
 
-def assert_still_serving(stub, sidecar: RunningSidecar) -> None:
-    assert sidecar.process.poll() is None, sidecar.log.read_text()[-3000:]
+def assert_still_serving(stub, served: RunningSidecar) -> None:
+    assert served.process.poll() is None, served.log.read_text()[-3000:]
     probe = consent_pb2.Record(account_id="sample-terms", data_category="service_generated.usage",
                                purpose="ai.training")
     probe.collected_at.FromSeconds(1_750_000_000)
@@ -239,7 +239,7 @@ def as_drawn(messages) -> list[Drawn]:
 @HOSTILE
 @given(data=st.data(), method=st.sampled_from(sorted(UNARY)))
 def test_random_bytes_never_allow_and_never_take_the_sidecar_down(
-        sidecar, channel, stub, oracle, data, method):
+        served, channel, stub, oracle, data, method):
     body = data.draw(bodies(method))
     request_kind, response_kind = UNARY[method]
     parsed = parses(request_kind, body)
@@ -259,13 +259,13 @@ def test_random_bytes_never_allow_and_never_take_the_sidecar_down(
         else:
             assert_answers(oracle, as_drawn(parsed.records), response,
                            default=parsed.default_purpose, min_version=parsed.min_consent_version)
-    assert_still_serving(stub, sidecar)
+    assert_still_serving(stub, served)
 
 
 @HOSTILE
 @given(chunks=st.lists(st.binary(max_size=48) | mutated(serialized["CheckBatch"]),
                        min_size=1, max_size=3))
-def test_random_bytes_on_a_stream_never_allow(sidecar, channel, stub, oracle, chunks):
+def test_random_bytes_on_a_stream_never_allow(served, channel, stub, oracle, chunks):
     parsed = [parses(pb.CheckStreamRequest, chunk) for chunk in chunks]
     got = []
     try:
@@ -278,7 +278,7 @@ def test_random_bytes_on_a_stream_never_allow(sidecar, channel, stub, oracle, ch
         assert request is not None, "the sidecar answered a chunk this protobuf cannot parse"
         assert_answers(oracle, as_drawn(request.records), response,
                        default=request.default_purpose, min_version=request.min_consent_version)
-    assert_still_serving(stub, sidecar)
+    assert_still_serving(stub, served)
 
 
 # Limits, and what the design calls malformed that the code does not (yet).
@@ -290,23 +290,23 @@ def sample(region: str = "", account: str = "sample-terms") -> consent_pb2.Recor
     return record
 
 
-def test_a_batch_over_the_limit_is_invalid_argument_on_every_batch_rpc(stub, sidecar) -> None:
+def test_a_batch_over_the_limit_is_invalid_argument_on_every_batch_rpc(stub, served) -> None:
     records_ = [consent_pb2.Record()] * 10_001
     with pytest.raises(grpc.RpcError) as batch:
         stub.CheckBatch(pb.CheckBatchRequest(records=records_), timeout=TIMEOUT)
     with pytest.raises(grpc.RpcError) as stream:
         list(stub.CheckStream(iter([pb.CheckStreamRequest(records=records_)]), timeout=TIMEOUT))
     assert batch.value.code() == stream.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert_still_serving(stub, sidecar)
+    assert_still_serving(stub, served)
 
 
-def test_a_message_over_the_size_limit_is_resource_exhausted(stub, sidecar) -> None:
+def test_a_message_over_the_size_limit_is_resource_exhausted(stub, served) -> None:
     huge = sample()
     huge.record_id = "r" * (70 << 20)
     with pytest.raises(grpc.RpcError) as refused:
         stub.Check(pb.CheckRequest(record=huge), timeout=TIMEOUT)
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert_still_serving(stub, sidecar)
+    assert_still_serving(stub, served)
 
 
 def test_a_version_the_store_never_reaches_denies_as_stale_on_every_rpc(stub, oracle) -> None:
