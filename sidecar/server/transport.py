@@ -11,13 +11,14 @@ import logging
 from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_health.v1 import health, health_pb2_grpc
 
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
 from .guards import CallGuards
+from .health import NOT_SERVING, SERVING, HealthReporter
 from .listeners import ListenError, bind, open_unix_socket, server_options
+from .reflection import add_reflection
 from .service import SERVICE_NAME, ConsentCheckService
 from .tls import ReloadingCredentials, TlsFiles, is_loopback
 
@@ -32,8 +33,6 @@ MESSAGE_SLACK = 1024 * 1024
 def max_message_bytes(max_batch: int) -> int:
     """The largest message a call may send: a full batch of generous records."""
     return max_batch * RECORD_BYTES + MESSAGE_SLACK
-_SERVING = health_pb2.HealthCheckResponse.SERVING
-_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class GrpcTransport:
@@ -48,7 +47,7 @@ class GrpcTransport:
         self.max_message_bytes = max_message_bytes(service.max_batch)
         self.guards = CallGuards(max_streams=max_streams, max_batch=service.max_batch,
                                  threads=MAIN_WORKERS)
-        self.health = health.HealthServicer(experimental_non_blocking=True)
+        self.health = HealthReporter()
         self.server = self._main_server(service)
         self.health_server = self._health_server() if health_listen else None
         self.ports: list[int] = []
@@ -66,15 +65,15 @@ class GrpcTransport:
     def set_ready(self, ready: bool) -> None:
         """Readiness as the cache allows (and while a server thread is free); liveness
         SERVING while this process runs."""
-        status = _SERVING if ready and not self.guards.saturated() else _NOT_SERVING
+        status = SERVING if ready and not self.guards.saturated() else NOT_SERVING
         for service in READINESS:
             self.health.set(service, status)
-        self.health.set(LIVENESS, _SERVING)
+        self.health.set(LIVENESS, SERVING)
 
     def stop(self, grace: float) -> None:
         """Not ready from now; answer what was received within `grace` seconds."""
         for service in READINESS:
-            self.health.set(service, _NOT_SERVING)
+            self.health.set(service, NOT_SERVING)
         self.server.stop(grace).wait()
         if self.health_server is not None:
             self.health_server.stop(0).wait()
@@ -83,13 +82,13 @@ class GrpcTransport:
         server = self._new_server(MAIN_WORKERS, (self.guards,))
         pb_grpc.add_ConsentCheckServiceServicer_to_server(service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        add_reflection(server, (SERVICE_NAME, health.SERVICE_NAME))
         return server
 
     def _health_server(self) -> grpc.Server:
         server = self._new_server(HEALTH_WORKERS)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        add_reflection(server, (health.SERVICE_NAME,))
         return server
 
     def _new_server(self, workers: int,
