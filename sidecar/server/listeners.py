@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 from pathlib import Path
@@ -30,10 +31,25 @@ def server_options(max_message_bytes: int, reuse_port: bool) -> list[tuple[str, 
             ("grpc.max_send_message_length", max_message_bytes)]
 
 
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[^:\[\]\s/]+):(\d{1,5})$")
+
+
+def check_address(address: str) -> None:
+    """Refuse an address that is neither `unix:/path` nor `host:port` with a port: gRPC
+    would quietly pick one (443 for `localhost`)."""
+    if unix_path(address):
+        return
+    match = _HOST_PORT.match(address)
+    if match is None or not 0 <= int(match[2]) <= 65535:
+        raise ListenError(f"cannot listen on {address!r}: give host:port (e.g. 127.0.0.1:50051, "
+                          "[::1]:50051) or unix:/absolute/path.sock")
+
+
 def bind(server: grpc.Server, address: str,
          credentials: grpc.ServerCredentials | None = None) -> int:
     """Add a port for `address` (TLS with `credentials` on TCP); returns the TCP port (0 for
     unix sockets, which are always plaintext: only this machine reaches them)."""
+    check_address(address)
     path = unix_path(address)
     if path:
         _claim_socket_path(Path(path))

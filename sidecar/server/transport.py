@@ -17,7 +17,7 @@ from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
 from .guards import CallGuards
 from .health import NOT_SERVING, SERVING, HealthReporter
-from .listeners import ListenError, bind, open_unix_socket, server_options
+from .listeners import ListenError, bind, check_address, open_unix_socket, server_options
 from .reflection import add_reflection
 from .service import SERVICE_NAME, ConsentCheckService
 from .tls import ReloadingCredentials, TlsFiles, is_loopback
@@ -42,6 +42,8 @@ class GrpcTransport:
                  health_listen: str | None, reuse_port: bool, max_streams: int,
                  tls: TlsFiles | None = None, insecure_listen: bool = False) -> None:
         self.listen, self.health_listen, self.reuse_port = listen, health_listen, reuse_port
+        for address in (*listen, *([health_listen] if health_listen else [])):
+            check_address(address)
         _refuse_plaintext_beyond_loopback(listen, tls, insecure_listen)
         self.credentials = ReloadingCredentials(tls).credentials if tls else None
         self.max_message_bytes = max_message_bytes(service.max_batch)

@@ -139,11 +139,3 @@ def test_half_a_tls_configuration_is_refused(authority) -> None:
     with pytest.raises(TlsError, match="cannot read"):
         tls_files("/nonexistent.pem", str(authority.server_key), None)
 
-
-def test_a_unix_socket_directory_is_never_created(launcher, tmp_path) -> None:
-    missing = tmp_path / "no-such-dir" / "m.sock"
-    done = subprocess.run([*maytrain_command(), "serve", "--store", launcher.store,
-                           "--listen", f"unix:{missing}"], cwd=launcher.workdir,
-                          capture_output=True, text=True, timeout=30)
-    assert done.returncode != 0
-    assert "does not exist" in done.stderr and not missing.parent.exists()
