@@ -134,8 +134,8 @@ def _positive(name: str, value: object, kind: Callable[[Any], float]) -> float:
         number = kind(value)
     except (TypeError, ValueError):
         raise InvalidValueError(f"{_flag(name)} must be a number, not {value!r}") from None
-    if number <= 0:
-        raise InvalidValueError(f"{_flag(name)} must be positive, not {value!r}")
+    if not number > 0 or number == float("inf"):  # NaN compares false with everything
+        raise InvalidValueError(f"{_flag(name)} must be a positive number, not {value!r}")
     return number
 
 

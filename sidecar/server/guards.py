@@ -6,6 +6,8 @@
 - A batch is counted on the wire before it is parsed: N empty records cost 2 bytes each
   there and about 75 times that once parsed, so a batch over `max_batch` is refused
   (INVALID_ARGUMENT) before it costs memory.
+- A body that does not parse is INVALID_ARGUMENT with a message, not gRPC's INTERNAL
+  "Exception deserializing request!" and a traceback in the log per call.
 - Every call in a server thread is counted, so readiness can say when no thread is free.
 """
 
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
 BATCH_METHODS = ("/maytrain.v1.ConsentCheckService/CheckBatch",
@@ -29,6 +32,13 @@ class OversizedBatch:
 
     def __init__(self, count: int) -> None:
         self.count = count
+
+
+class Undecodable:
+    """What the guarded parser returns for a body that is not the method's message."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
 
 
 class CallGuards(grpc.ServerInterceptor):
@@ -49,9 +59,12 @@ class CallGuards(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or details.method == HEALTH_WATCH:
             return handler
-        if details.method in BATCH_METHODS:
-            handler = handler._replace(request_deserializer=self._bounded(
-                handler.request_deserializer))
+        parse = handler.request_deserializer
+        if parse is not None:
+            parse = _decoding(parse, details.method)
+            if details.method in BATCH_METHODS:
+                parse = self._bounded(parse)
+            handler = handler._replace(request_deserializer=parse)
         if handler.request_streaming or handler.response_streaming:
             return _with_behavior(handler, self._stream)
         return _with_behavior(handler, self._unary)
@@ -65,7 +78,7 @@ class CallGuards(grpc.ServerInterceptor):
 
     def _unary(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            self._refuse_oversized(request, context)
+            self._refuse_unusable(request, context)
             with self._counted():
                 return behavior(request, context)
 
@@ -88,17 +101,21 @@ class CallGuards(grpc.ServerInterceptor):
     def _checked(self, request: Any, context: grpc.ServicerContext) -> Any:
         """A stream's requests with oversized ones refused; a unary request as it is."""
         if not isinstance(request, Iterator):
-            self._refuse_oversized(request, context)
+            self._refuse_unusable(request, context)
             return request
         return self._each_checked(request, context)
 
     def _each_checked(self, requests: Iterator[Any],
                       context: grpc.ServicerContext) -> Iterator[Any]:
         for request in requests:
-            self._refuse_oversized(request, context)
+            self._refuse_unusable(request, context)
             yield request
 
-    def _refuse_oversized(self, request: Any, context: grpc.ServicerContext) -> None:
+    def _refuse_unusable(self, request: Any, context: grpc.ServicerContext) -> None:
+        if isinstance(request, Undecodable):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, (
+                f"the request body is not a valid message for {request.method}: send it "
+                "with the maytrain.v1 stubs (protos/maytrain/v1)"))
         if isinstance(request, OversizedBatch):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, (
                 f"a batch of more than {self.max_batch} records is over the limit of "
@@ -113,6 +130,18 @@ class CallGuards(grpc.ServerInterceptor):
         finally:
             with self._lock:
                 self.active -= 1
+
+
+def _decoding(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+    """The parser, answering Undecodable for a body it refuses."""
+
+    def parse_or_mark(raw: bytes) -> Any:
+        try:
+            return parse(raw)
+        except DecodeError:
+            return Undecodable(method)
+
+    return parse_or_mark
 
 
 def _with_behavior(handler: Any, wrap: Callable[[Callable[..., Any]], Any]) -> Any:
