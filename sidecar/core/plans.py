@@ -15,7 +15,7 @@ from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Record, Rule, combine
 from .policy import CONSENT, PROHIBITED, Policy
 from .scopes import NEVER_COVERED, SILENT, LevelAnswer, answer
-from .validation import identity_problem, shape_problem
+from .validation import identity_problem, region_problem, shape_problem
 
 PLAIN = {rule: Decision(rule.reason, rule) for rule in Rule}
 """The decision of each rule without an explanation, shared by every record it decides."""
@@ -134,6 +134,10 @@ class Planner:
             who = "the account" if state.erased else f"user {record.user_id!r}"
             return self._fixed(Rule.ERASURE, f"an erasure covers {who}")
         region = self.policy.region_of(record.region, state.account.region)
+        if region is None:
+            problem = region_problem(state.account.region, self.policy)
+            return self._fixed(Rule.INVALID_RECORD,
+                               f"the record names no region and its account's region {problem}")
         if len(categories) == 1:
             outcome = self._outcome(categories[0], record, state, region)
             return self._shared_plans.get(outcome) or Plan((outcome,))

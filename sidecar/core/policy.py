@@ -61,7 +61,6 @@ class Policy:
         self._basis, self._user_consent, self._derived = basis, user_consent, derived_from
         self._rules: dict[tuple[str, str], CategoryRule] = {}
         self._sources: dict[str, tuple[str, ...]] = {}
-        self._region_codes: dict[str, str | None] = {}
 
     def is_category(self, key: str) -> bool:
         """True for any declared node of the category tree."""
@@ -72,16 +71,15 @@ class Policy:
         return key in self.purposes
 
     def normalize_region(self, code: str) -> str | None:
-        """The canonical form of a region code or group name, None when malformed."""
-        if code not in self._region_codes:
-            self._region_codes[code] = self.regions.normalize(code)
-        return self._region_codes[code]
+        """The canonical form of a region code, group name or alias, None when malformed.
+        (Not memoised: codes come from callers, and a memo would grow with every new one.)"""
+        return self.regions.normalize(code)
 
-    def region_of(self, record_region: str, account_region: str) -> str:
+    def region_of(self, record_region: str, account_region: str) -> str | None:
         """The normalized region whose rules bind a record: its own when set, else its
-        account's ('' for none)."""
+        account's ('' for none); None when that code is malformed."""
         code = record_region or account_region
-        return (self.normalize_region(code) or "") if code else ""
+        return self.normalize_region(code) if code else ""
 
     def rule_for(self, category: str, region: str) -> CategoryRule:
         """Basis and user-consent need of a declared category in a normalized region ('')."""
@@ -265,10 +263,10 @@ class _PolicyParser:
 
     def _regions(self, categories: Taxonomy) -> tuple[Regions, tuple[RegionRule, ...]]:
         table = self._table(self.data, "regions")
-        self._check_keys(table, {"groups", "rules"}, "regions")
+        self._check_keys(table, {"groups", "aliases", "rules"}, "regions")
         groups = {name.upper(): frozenset(self._codes(members, f"regions.groups.{name}"))
                   for name, members in self._table(table, "groups").items()}
-        regions = Regions(groups)
+        regions = Regions(groups, self._aliases(self._table(table, "aliases"), groups))
         rules = tuple(self._region_rule(rule, f"regions.rules[{i}]", regions, categories)
                       for i, rule in enumerate(table.get("rules", [])))
         return regions, rules
@@ -276,11 +274,25 @@ class _PolicyParser:
     def _codes(self, members: Any, where: str) -> list[str]:
         if not isinstance(members, list) or not members:
             raise self.fail(where, "must be a non-empty list of ISO 3166 codes")
-        codes = [country_or_subdivision(m) if isinstance(m, str) else None for m in members]
-        for member, code in zip(members, codes, strict=True):
-            if code is None:
-                raise self.fail(where, f"{member!r} is not an ISO 3166 country or subdivision code")
-        return [c for c in codes if c]
+        return [self._assigned(member, where) for member in members]
+
+    def _assigned(self, value: Any, where: str) -> str:
+        """The upper-cased code when `value` is an assigned ISO 3166 country or subdivision."""
+        code = country_or_subdivision(value) if isinstance(value, str) else None
+        if code is None:
+            raise self.fail(where, f"{value!r} is not an ISO 3166 country or subdivision code")
+        return code
+
+    def _aliases(self, table: dict[str, Any], groups: Mapping[str, frozenset[str]]) -> dict[str, str]:
+        """Other spellings of assigned codes (`EL = "GR"`); an alias may not hide a real
+        code or a group, which would change what that code means."""
+        aliases: dict[str, str] = {}
+        for name, target in table.items():
+            where = f"regions.aliases.{name}"
+            if not name.strip() or country_or_subdivision(name) or name.upper() in groups:
+                raise self.fail(where, f"{name!r} is already an ISO 3166 code or a group (or empty)")
+            aliases[name.upper()] = self._assigned(target, where)
+        return aliases
 
     def _region_rule(self, rule: Any, where: str, regions: Regions,
                      categories: Taxonomy) -> RegionRule:
@@ -290,7 +302,8 @@ class _PolicyParser:
         region = regions.normalize(rule.get("region", "")) if isinstance(rule.get("region"), str) else None
         if region is None:
             raise self.fail(f"{where}.region",
-                            f"{rule.get('region')!r} is not a declared group or ISO 3166 code")
+                            f"{rule.get('region')!r} is not a declared group or alias, "
+                            "or an assigned ISO 3166 code")
         consent = self._declared(rule.get("consent", []), f"{where}.consent", categories)
         prohibit = self._declared(rule.get("prohibit", []), f"{where}.prohibit", categories)
         return RegionRule(region, tuple(consent), tuple(prohibit))

@@ -35,6 +35,8 @@ def _record_rule(record: Record, index: ConsentIndex | None, policy: Policy, now
     if state.erased or (record.user_id and record.user_id in state.erased_users):
         return Rule.ERASURE
     region = policy.region_of(record.region, state.account.region)
+    if region is None:  # the record names no region and its account's is malformed
+        return Rule.INVALID_RECORD
     return combine(_category_rule(category, record, state, region, policy, now)
                    for category in _categories(record, policy))
 

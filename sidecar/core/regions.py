@@ -1,25 +1,24 @@
-"""Region codes: ISO 3166 countries and subdivisions, and the policy's named groups.
+"""Region codes: assigned ISO 3166 countries and subdivisions, and the policy's named groups
+and aliases, compared case-insensitively.
 
 A code stands for a territory; a region rule binds every record whose region overlaps the
 rule's region. So `US-CA` is bound by `US` rules and `DE` by `EU` rules, and — failing
 closed, as scopes do — a record that names only `EU` is bound by the rules of each member.
+A well-formed code nobody assigned (`XX`, `EU-DE`) is malformed: it names no territory, so
+no rule could bind it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
-_COUNTRY = re.compile(r"[A-Z]{2}")
-_SUBDIVISION = re.compile(r"([A-Z]{2})-[A-Z0-9]{1,3}")
+from .iso3166 import is_assigned
 
 
 def country_or_subdivision(code: str) -> str | None:
-    """The upper-cased code when it is a well-formed country or subdivision, else None."""
+    """The upper-cased code when it is an assigned country or subdivision, else None."""
     upper = code.upper()
-    if _COUNTRY.fullmatch(upper) or _SUBDIVISION.fullmatch(upper):
-        return upper
-    return None
+    return upper if is_assigned(upper) else None
 
 
 def _places_overlap(a: str, b: str) -> bool:
@@ -28,17 +27,23 @@ def _places_overlap(a: str, b: str) -> bool:
 
 
 class Regions:
-    """The policy's region groups, and how codes relate to each other."""
+    """The policy's region groups and aliases, and how codes relate to each other.
 
-    def __init__(self, groups: Mapping[str, frozenset[str]]) -> None:
+    An alias is another spelling of an assigned code (`EL` for `GR`); it normalizes to it.
+    """
+
+    def __init__(self, groups: Mapping[str, frozenset[str]],
+                 aliases: Mapping[str, str] | None = None) -> None:
         self.groups = {name.upper(): frozenset(members) for name, members in groups.items()}
+        self.aliases = {name.upper(): code.upper() for name, code in (aliases or {}).items()}
 
     def normalize(self, code: str) -> str | None:
-        """The canonical (upper-case) form of a group name or ISO code; None if malformed."""
+        """The canonical (upper-case) form of a group name, alias or assigned code; None
+        when it is none of them."""
         upper = code.upper()
         if upper in self.groups:
             return upper
-        return country_or_subdivision(upper)
+        return country_or_subdivision(self.aliases.get(upper, upper))
 
     def places(self, code: str) -> frozenset[str]:
         """The countries and subdivisions a normalized code stands for."""

@@ -69,7 +69,13 @@ def _derived_problem(sources: tuple[str, ...], policy: Policy) -> str:
 
 
 def _region_problem(region: str, policy: Policy) -> str:
+    return _named("region", region_problem(region, policy))
+
+
+def region_problem(region: str, policy: Policy) -> str:
+    """Why `region` is not a region the policy knows ('' when it is, or when it is empty).
+    The store checks account regions on write with the same rule."""
     if region and policy.normalize_region(region) is None:
-        return (f"region {region!r} is not an ISO 3166 country (DE), subdivision (US-CA) "
-                "or a group the policy declares")
+        return (f"{region!r} is not an ISO 3166 country (DE), subdivision (US-CA), or a group "
+                "or alias the policy declares")
     return ""

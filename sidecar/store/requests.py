@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from ..core.model import Effect, Micros
 from ..core.policy import Policy
 from ..core.times import to_micros
-from ..core.validation import id_problem
+from ..core.validation import id_problem, region_problem
 from .errors import ValidationError
 
 MAX_EVIDENCE_LENGTH = 4096
@@ -64,13 +64,13 @@ def check_id(field: str, value: object, *, required: bool = True) -> None:
 
 
 def normalize_region(region: str, policy: Policy, field: str = "region") -> str:
-    """The canonical region code ('' stays ''), or ValidationError for a malformed one."""
+    """The canonical region code ('' stays ''), or ValidationError for a malformed one: the
+    rule records are decided by (assigned ISO 3166 codes, the policy's groups and aliases)."""
     if not region:
         return ""
     code = policy.normalize_region(region) if isinstance(region, str) else None
     if code is None:
-        raise ValidationError(field, f"{region!r} is not an ISO 3166 country (DE), "
-                                     "subdivision (US-CA) or a region group the policy declares")
+        raise ValidationError(field, region_problem(str(region), policy))
     return code
 
 

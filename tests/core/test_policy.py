@@ -86,6 +86,18 @@ def test_a_policy_file_that_cannot_be_read_names_the_file(tmp_path) -> None:
      "'Germany' is not an ISO 3166"),
     (MINIMAL + '[[regions.rules]]\nregion = "Mars"\nconsent = ["a"]\n',
      "regions.rules[0].region", "not a declared group"),
+    (MINIMAL + '[[regions.rules]]\nregion = "QQ"\nconsent = ["a"]\n',
+     "regions.rules[0].region", "'QQ' is not a declared group or alias, or an assigned ISO 3166"),
+    (MINIMAL + '[regions.groups]\nEU = ["DE", "XX"]\n', "regions.groups.EU",
+     "'XX' is not an ISO 3166"),
+    (MINIMAL + '[regions.aliases]\nEL = "XX"\n', "regions.aliases.EL", "'XX' is not an ISO 3166"),
+    (MINIMAL + '[regions.aliases]\nEL = 30\n', "regions.aliases.EL", "30 is not an ISO 3166"),
+    (MINIMAL + '[regions.aliases]\nge = "GR"\n', "regions.aliases.ge",
+     "'ge' is already an ISO 3166 code or a group"),
+    (MINIMAL + '[regions.groups]\nEU = ["DE"]\n[regions.aliases]\neu = "DE"\n',
+     "regions.aliases.eu", "already an ISO 3166 code or a group"),
+    (MINIMAL + '[regions.aliases]\nEL = "GR"\n[[regions.rules]]\nregion = "el"\nconsent = ["a"]\n',
+     None, None),
     (MINIMAL + '[[regions.rules]]\nregion = "US"\nprohibit = ["b"]\n',
      "regions.rules[0].prohibit", "'b' is not a declared category"),
     ('purposes = []\n[categories.a]\nbasis = "terms"\n', "purposes", "declares no purpose"),
@@ -99,6 +111,19 @@ def test_a_bad_policy_names_file_key_and_problem(text, key, problem) -> None:
         parse_policy(text, "bad.toml")
     assert str(raised.value).startswith(f"bad.toml: {key}: " if key else "bad.toml: ")
     assert problem in str(raised.value)
+
+
+def test_default_policy_aliases_the_codes_people_write_for_greece_and_the_uk() -> None:
+    policy = load_policy()
+    assert policy.regions.aliases == {"EL": "GR", "UK": "GB"}
+    assert [policy.normalize_region(c) for c in ("el", "Uk", "GR", "gb", "eu")] == [
+        "GR", "GB", "GR", "GB", "EU"]
+
+
+def test_a_rule_for_an_alias_binds_the_code_it_stands_for() -> None:
+    policy = parse_policy(MINIMAL + '[regions.aliases]\nEL = "GR"\n'
+                          '[[regions.rules]]\nregion = "el"\nprohibit = ["a"]\n')
+    assert policy.rule_for("a", "GR").basis == PROHIBITED
 
 
 def test_deriving_from_ones_own_ancestor_is_not_a_cycle() -> None:
