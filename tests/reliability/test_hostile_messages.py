@@ -324,10 +324,6 @@ def test_a_version_the_store_never_reaches_denies_as_stale_on_every_rpc(stub, or
     assert_answers(oracle, drawn, batch.result(), min_version=top)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "grpc answers a body that does not parse with INTERNAL 'Exception deserializing "
-    "request!' (and the sidecar logs an ERROR traceback per call); the contract keeps "
-    "INTERNAL for the sidecar's own failures, a malformed call is INVALID_ARGUMENT"))
 @pytest.mark.parametrize("method", sorted(UNARY))
 def test_an_undecodable_body_is_invalid_argument(channel, method) -> None:
     with pytest.raises(grpc.RpcError) as refused:
@@ -335,11 +331,6 @@ def test_an_undecodable_body_is_invalid_argument(channel, method) -> None:
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "regions.py accepts any well-formed code, but DESIGN.md section 2 counts only assigned "
-    "ISO 3166 codes: an EU account's telemetry with region EU-27 (read as a subdivision of "
-    "a country 'EU', outside the EU group), XX or QQ is ALLOWED_BY_TERMS, escaping the EU "
-    "rule, instead of DENIED_INVALID_RECORD"))
 @pytest.mark.parametrize("region", ["EU-27", "eu-1", "XX", "QQ", "ZZ-99"])
 def test_an_unassigned_region_code_is_an_invalid_record(stub, region) -> None:
     reply = stub.Check(pb.CheckRequest(record=sample(region, "sample-eu")), timeout=TIMEOUT)
