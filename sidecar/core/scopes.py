@@ -12,28 +12,72 @@ from collections.abc import Sequence
 from .model import ConsentEntry, Effect, Micros
 from .times import AFTER_ALL_TIME, BEFORE_ALL_TIME
 
+EntryFields = tuple[str, str, str, str, Effect, str, Micros | None, Micros | None, Micros | None,
+                    str, Micros | None, str, int, int | None]
+"""A consent entry's fields in its dataclass order (entry_id, account_id, ... ended_version)."""
+
 NEVER_COVERED: Micros = AFTER_ALL_TIME
 """The earliest data a level's standing grants cover when they cover none: no data reaches it."""
 
 
 class Scope:
-    """A consent entry prepared for fast matching: scope keys, depths, active window."""
+    """A consent entry prepared for fast matching: scope keys, depths, active window.
 
-    __slots__ = ("entry", "category", "category_dot", "category_depth", "purpose",
+    A scope unpacked from the compact index holds the entry's fields and makes the
+    `ConsentEntry` only when asked for it (explanations, snapshots): decisions never do.
+    """
+
+    __slots__ = ("_entry", "_fields", "category", "category_dot", "category_depth", "purpose",
                  "purpose_dot", "purpose_depth", "is_grant", "starts", "ends", "covers_from",
                  "_alone")
 
     def __init__(self, entry: ConsentEntry) -> None:
-        self.entry = entry
-        self.category, self.purpose = entry.category, entry.purpose
-        self.category_dot, self.purpose_dot = entry.category + ".", entry.purpose + "."
-        self.category_depth = entry.category.count(".") + 1
-        self.purpose_depth = entry.purpose.count(".") + 1
-        self.is_grant = entry.effect is Effect.GRANT
-        self.starts = BEFORE_ALL_TIME if entry.valid_from is None else entry.valid_from
-        self.ends = _ends(entry)
-        self.covers_from = _covers_from(entry)
+        self._entry: ConsentEntry | None = entry
+        self._fields: EntryFields | None = None
+        self._prepare(entry.category, entry.purpose, entry.effect is Effect.GRANT,
+                      entry.valid_from, _ends(entry.valid_until, entry.ended_version),
+                      _covers_from(entry.covers_data_from, entry.valid_from, entry.recorded_at))
+
+    @classmethod
+    def of_fields(cls, fields: EntryFields) -> Scope:
+        """The scope of the entry whose fields (in ConsentEntry's order) are given."""
+        scope = cls.__new__(cls)
+        scope._entry, scope._fields = None, fields
+        (_, _, category, purpose, effect, _, valid_from, valid_until, covers_data_from, _,
+         recorded_at, _, _, ended_version) = fields
+        # _prepare written out: an unpacked account makes one scope per entry.
+        scope.category, scope.purpose = category, purpose
+        scope.category_dot, scope.purpose_dot = category + ".", purpose + "."
+        scope.category_depth = category.count(".") + 1
+        scope.purpose_depth = purpose.count(".") + 1
+        scope.is_grant = effect is Effect.GRANT
+        scope.starts = BEFORE_ALL_TIME if valid_from is None else valid_from
+        scope.ends = (BEFORE_ALL_TIME if ended_version is not None else
+                      AFTER_ALL_TIME if valid_until is None else valid_until)
+        scope.covers_from = (covers_data_from if covers_data_from is not None else
+                             _covers_from(None, valid_from, recorded_at))
+        scope._alone = None
+        return scope
+
+    def _prepare(self, category: str, purpose: str, is_grant: bool, valid_from: Micros | None,
+                 ends: Micros, covers_from: Micros) -> None:
+        self.category, self.purpose = category, purpose
+        self.category_dot, self.purpose_dot = category + ".", purpose + "."
+        self.category_depth = category.count(".") + 1
+        self.purpose_depth = purpose.count(".") + 1
+        self.is_grant = is_grant
+        self.starts = BEFORE_ALL_TIME if valid_from is None else valid_from
+        self.ends, self.covers_from = ends, covers_from
         self._alone: LevelAnswer | None = None
+
+    @property
+    def entry(self) -> ConsentEntry:
+        """The consent entry this scope matches for (made on first use when unpacked)."""
+        entry = self._entry
+        if entry is None:
+            assert self._fields is not None
+            entry = self._entry = ConsentEntry(*self._fields)
+        return entry
 
     def alone(self) -> LevelAnswer:
         """The level's answer when this is its only applicable entry (made once, shared)."""
@@ -58,20 +102,21 @@ def _overlaps(scope: str, scope_dot: str, key: str) -> bool:
     return key == scope or key.startswith(scope_dot) or scope.startswith(key + ".")
 
 
-def _ends(entry: ConsentEntry) -> Micros:
+def _ends(valid_until: Micros | None, ended_version: int | None) -> Micros:
     """When the entry stops counting: at once when withdrawn, else at valid_until, if any."""
-    if entry.ended_version is not None:
+    if ended_version is not None:
         return BEFORE_ALL_TIME
-    return AFTER_ALL_TIME if entry.valid_until is None else entry.valid_until
+    return AFTER_ALL_TIME if valid_until is None else valid_until
 
 
-def _covers_from(entry: ConsentEntry) -> Micros:
+def _covers_from(covers_data_from: Micros | None, valid_from: Micros | None,
+                 recorded_at: Micros | None) -> Micros:
     """Data a grant covers starts at covers_data_from, else valid_from (not retroactive)."""
-    if entry.covers_data_from is not None:
-        return entry.covers_data_from
-    if entry.valid_from is not None:
-        return entry.valid_from
-    return NEVER_COVERED if entry.recorded_at is None else entry.recorded_at
+    if covers_data_from is not None:
+        return covers_data_from
+    if valid_from is not None:
+        return valid_from
+    return NEVER_COVERED if recorded_at is None else recorded_at
 
 
 class LevelAnswer:

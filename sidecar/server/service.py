@@ -66,6 +66,18 @@ class IndexSource(Protocol):
     def warm_started(self) -> bool:
         """True while the index is the warm-start snapshot, not yet synced."""
 
+    @property
+    def last_error(self) -> str:
+        """Why the latest sync failed ('' when it succeeded)."""
+
+    @property
+    def history_reloads(self) -> int:
+        """Snapshot reloads because the store's history changed under the index."""
+
+    @property
+    def last_history_reload(self) -> str:
+        """Why the latest of those reloads was needed ('' for none)."""
+
     def wait_for_version(self, version: int, timeout: float) -> ConsentIndex | None:
         """The index once at `version` or later, or the current one after `timeout` s."""
 
@@ -134,13 +146,17 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
     def GetStatus(self, request: pb.GetStatusRequest,
                   context: grpc.ServicerContext) -> pb.GetStatusResponse:
         index, now = self.follower.index, self.clock()
+        follower = self.follower
         response = pb.GetStatusResponse(serving=self.serving(), store=self.store,
-                                        warm_started=self.follower.warm_started,
+                                        warm_started=follower.warm_started,
+                                        sync_error=follower.last_error,
+                                        history_reloads=follower.history_reloads,
+                                        last_history_reload=follower.last_history_reload,
                                         **self._versions(index))
         if index is not None and index.synced_at is not None:
             response.last_sync_time.CopyFrom(_timestamp(index.synced_at))
             response.staleness.CopyFrom(_duration(max(0, now - index.synced_at)))
-            response.accounts = sum(1 for s in index.accounts.values() if s.account)
+            response.accounts = index.account_count
             response.consent_entries = index.entry_count
         return response
 
