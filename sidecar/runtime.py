@@ -6,7 +6,6 @@ transport (`sidecar.server`) sees the follower as an index source, never the sto
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 
@@ -37,11 +36,12 @@ class Sidecar:
         self.settings, self.policy = settings.under(policy), policy
         opener_for(settings.store)  # a URL no backend serves is a start-up error, not an outage
         self.stopping = threading.Event()
-        self._frozen_version = -1
         limit = self.settings.staleness_limit
         self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
                                         every=max(0.5, limit / 3),
                                         key=read_key(settings.snapshot_key_file))
+        self._writer = threading.Thread(target=self.snapshots.run, args=(self.stopping,),
+                                        name="maytrain-snapshot", daemon=True)
         self.clock = DecisionClock()
         initial = self.snapshots.load(now=self.clock())
         if initial is not None and initial.synced_at is not None:
@@ -75,6 +75,7 @@ class Sidecar:
         self.follower.refresh()
         self.transport.set_ready(self.service.serving())
         self.transport.start()
+        self._writer.start()
         for target, name in ((self._follow, "maytrain-sync"), (self._watch, "maytrain-health")):
             threading.Thread(target=target, name=name, daemon=True).start()
         index = self.follower.index
@@ -87,17 +88,20 @@ class Sidecar:
         self.stopping.set()
         self.transport.stop(self.settings.shutdown_grace)
         self.observability.stop()
+        if self._writer.is_alive():
+            self.snapshots.wake()
+            self._writer.join(timeout=self.settings.shutdown_grace)
         self.follower.close()
 
     def _open_reader(self) -> ConsentStore:
         return open_store(self.settings.store, create=False, policy=self.policy)
 
     def _on_index(self, index: ConsentIndex) -> None:
-        """After a sync: keep the long-lived index out of the GC's scans, save a snapshot."""
-        if index.version != self._frozen_version:
-            gc.freeze()
-            self._frozen_version = index.version
-        self.snapshots.maybe_write(index)
+        """After a sync: hand the index to the snapshot writer's thread (it never blocks)."""
+        # No gc.freeze() per version any more: the compact index is a few large buffers,
+        # not millions of objects for the collector to scan, and freezing every version
+        # kept each replaced overlay alive for good.
+        self.snapshots.offer(index)
 
     def _follow(self) -> None:
         # A store that pushes its changes is polled rarely; syncing at least four times per

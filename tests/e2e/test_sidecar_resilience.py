@@ -67,8 +67,9 @@ def test_a_corrupt_snapshot_is_ignored_never_trusted(start_sidecar) -> None:
     first.wait_health(SERVICE, SERVING)
     time.sleep(0.5)
     first.stop()
-    text = snapshot.read_text().replace("sample-erased", "sample-erasex")
-    snapshot.write_text(text)
+    data = snapshot.read_bytes()
+    assert b"sample-erased" in data
+    snapshot.write_bytes(data.replace(b"sample-erased", b"sample-erasex"))
     shutil.move(store_path(start_sidecar), start_sidecar.workdir / "away.db")
     second = start_sidecar("--snapshot-file", str(snapshot), name="second")
     assert reason_of(second) == R.REASON_DENIED_STALE_CACHE

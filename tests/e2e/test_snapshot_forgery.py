@@ -16,7 +16,7 @@ from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2 as R
 from sidecar.clock import wall_clock
 from sidecar.core import ConsentEntry, ConsentIndex, Effect
-from sidecar.snapshot_file import read_snapshot, write_snapshot
+from sidecar.index_file import map_index, write_index
 
 OPTED_OUT = REASONS[R.REASON_DENIED_OPTED_OUT]
 ALLOWED = REASONS[R.REASON_ALLOWED_BY_TERMS]
@@ -66,10 +66,9 @@ def test_a_forged_snapshot_is_refused_and_the_sidecar_denies_as_stale(
         start_sidecar: Launcher, forger_key) -> None:
     key = key_file(start_sidecar)
     snapshot, args = written_snapshot(start_sidecar, key)
-    genuine = read_snapshot(snapshot, start_sidecar.store, now=wall_clock(),
-                            key=key.read_bytes().strip())
-    assert genuine is not None
-    write_snapshot(snapshot, without_opt_outs(genuine), start_sidecar.store, forger_key)
+    genuine, _ = map_index(snapshot, start_sidecar.store, now=wall_clock(),
+                           key=key.read_bytes().strip())
+    write_index(snapshot, without_opt_outs(genuine), start_sidecar.store, forger_key)
     second = start_sidecar(*args, name="second")
     assert reason(second, OPTED_OUT) == R.REASON_DENIED_STALE_CACHE
     assert reason(second, ALLOWED) == R.REASON_DENIED_STALE_CACHE
