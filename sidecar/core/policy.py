@@ -149,6 +149,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(source, "", f"not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses per nesting level of arrays and tables
+        raise PolicyError(source, "", "not valid TOML: nested too deeply") from None
     return _PolicyParser(source, data).build(text)
 
 
@@ -233,7 +235,7 @@ class _PolicyParser:
         return basis, frozenset(user), derived
 
     def _basis(self, value: Any, where: str) -> str:
-        if value not in _STRICTNESS:
+        if not isinstance(value, str) or value not in _STRICTNESS:
             raise self.fail(where, f"unknown basis {value!r} (expected terms, consent or prohibited)")
         return str(value)
 
@@ -267,8 +269,11 @@ class _PolicyParser:
         groups = {name.upper(): frozenset(self._codes(members, f"regions.groups.{name}"))
                   for name, members in self._table(table, "groups").items()}
         regions = Regions(groups, self._aliases(self._table(table, "aliases"), groups))
+        listed = table.get("rules", [])
+        if not isinstance(listed, list):
+            raise self.fail("regions.rules", "must be a list of tables ([[regions.rules]])")
         rules = tuple(self._region_rule(rule, f"regions.rules[{i}]", regions, categories)
-                      for i, rule in enumerate(table.get("rules", [])))
+                      for i, rule in enumerate(listed))
         return regions, rules
 
     def _codes(self, members: Any, where: str) -> list[str]:
@@ -319,7 +324,8 @@ class _PolicyParser:
 
     def _max_staleness(self) -> float:
         value = self.data.get("max_staleness_seconds", DEFAULT_MAX_STALENESS_SECONDS)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 0 < value < float("inf")):  # NaN compares false: never stale
             raise self.fail("max_staleness_seconds", f"{value!r} is not a positive number of seconds")
         return float(value)
 
