@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Add an account (a customer) to the store.")
     add.add_argument("account_id", metavar="ACCOUNT_ID")
     add.add_argument("--region", default="", metavar="CODE",
-                     help="home region: ISO 3166 country (DE), subdivision (US-CA) or group (EU)")
+                     help="home region: an assigned ISO 3166 country (DE) or subdivision (US-CA), "
+                          "or a group (EU) or alias (UK) the policy declares")
     add.set_defaults(handler=add_account)
     update = commands.add_parser("update", parents=[common], help="change an account's region",
                                  description="Change an account's home region ('' clears it).")
