@@ -1,20 +1,22 @@
 """Reading a receipt spool back: its files in order, each receipt that passes a filter.
 
-Lines come out exactly as they were written. A torn line (the last one of a file when the
-process died mid-write) or a line that is not a receipt is skipped and counted. Following
-(`follow=True`) keeps reading as the writer appends, and moves on to each new file.
+Receipts come out one JSON object a line, keys in `lines.FIELDS` order. A torn line (the
+last one of a file when the process died mid-write) or a line that is not a spool line is
+skipped and counted. Following (`follow=True`) keeps reading as the writer appends, and
+moves on to each new file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr-defined]
 from pathlib import Path
 
-from .lines import parse_line
+from .lines import expand, parse_line
 from .spool import FILE_PATTERN
 
 CHUNK = 1 << 20
@@ -33,23 +35,27 @@ class ReceiptFilter:
     until: str | None = None
     min_version: int | None = None
 
-    def matches(self, receipt: dict) -> bool:
-        """True when the receipt passes every condition given."""
-        exact = (("account", self.account), ("user", self.user), ("verdict", self.verdict),
-                 ("reason", self.reason))
-        if any(want is not None and receipt.get(key) != want for key, want in exact):
-            return False
-        time = str(receipt.get("time", ""))
+    def matches_batch(self, batch: dict) -> bool:
+        """True when the fields a line's receipts share pass (time and version)."""
+        time = str(batch.get("time", ""))
         if (self.since is not None and time < self.since) or (
                 self.until is not None and time >= self.until):
             return False
-        version = receipt.get("consent_version")
+        version = batch.get("consent_version")
         return self.min_version is None or (isinstance(version, int)
                                             and version >= self.min_version)
 
+    def matches(self, receipt: dict) -> bool:
+        """True when one receipt passes every condition given."""
+        exact = (("account", self.account), ("user", self.user), ("verdict", self.verdict),
+                 ("reason", self.reason))
+        return self.matches_batch(receipt) and not any(
+            want is not None and receipt.get(key) != want for key, want in exact)
+
     def quick_reject(self, line: str) -> bool:
-        """True when the line cannot match, seen without parsing it (the account's text)."""
-        return self.account is not None and f'"account":{_quoted(self.account)}' not in line
+        """True when no receipt of the line can match, seen without parsing it: the
+        account's text is nowhere in it."""
+        return self.account is not None and _quoted(self.account)[1:-1] not in line
 
 
 @dataclass
@@ -70,17 +76,19 @@ def read_receipts(directory: str | Path, wanted: ReceiptFilter = ReceiptFilter()
                   follow: bool = False, poll: float = 0.5,
                   stop: threading.Event | None = None,
                   stats: ReadStats | None = None) -> Iterator[str]:
-    """The lines (with their newline) of every receipt in the spool that `wanted` matches."""
+    """Every receipt in the spool that `wanted` matches, as a JSON line (with its newline)."""
     stats = stats if stats is not None else ReadStats()
     for raw in _spool_lines(Path(directory), follow, poll, stop or threading.Event()):
         line = raw.decode("utf-8", "replace")
         if wanted.quick_reject(line):
             continue
-        receipt = parse_line(line)
-        if receipt is None:
+        batch = parse_line(line)
+        if batch is None:
             stats.skipped += 1
-        elif wanted.matches(receipt):
-            yield line + "\n"
+        elif wanted.matches_batch(batch):
+            for receipt in expand(batch):
+                if wanted.matches(receipt):
+                    yield json.dumps(receipt, separators=(",", ":")) + "\n"
 
 
 def _spool_lines(directory: Path, follow: bool, poll: float,

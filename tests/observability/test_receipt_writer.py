@@ -14,13 +14,13 @@ from receipt_batches import NOW, batch
 
 from sidecar.core.model import Decision, Reason, Record, Rule
 from sidecar.observers import DecidedBatch
-from sidecar.receipts import FIELDS, ReceiptWriter, Spool, SpoolLimits, spool_files
+from sidecar.receipts import FIELDS, ReceiptWriter, Spool, SpoolLimits, read_receipts, spool_files
 from sidecar.receipts.spool import FILE_PATTERN
 
 
 def lines_in(directory: Path) -> list[dict]:
-    return [json.loads(line) for path in spool_files(directory)
-            for line in path.read_text().splitlines()]
+    """Every receipt in the spool, one dict each."""
+    return [json.loads(line) for line in read_receipts(directory)]
 
 
 def writer(directory: Path, limits: SpoolLimits | None = None, **options) -> ReceiptWriter:
@@ -32,9 +32,9 @@ def writer(directory: Path, limits: SpoolLimits | None = None, **options) -> Rec
 class SlowSpool(Spool):
     """A spool on a slow disk: every append takes a while."""
 
-    def append(self, text: str, start: str) -> None:
+    def append(self, data: bytes, start: str) -> None:
         time.sleep(0.002)
-        super().append(text, start)
+        super().append(data, start)
 
 
 def test_every_decision_becomes_one_receipt_with_every_field(tmp_path):
@@ -112,14 +112,14 @@ def test_sampling_keeps_the_same_records_wherever_they_are_checked(tmp_path):
 
 
 def test_files_rotate_by_size_and_are_named_by_start_and_sequence(tmp_path):
-    spooled = writer(tmp_path, SpoolLimits(file_bytes=20_000, max_bytes=10 << 20))
+    spooled = writer(tmp_path, SpoolLimits(file_bytes=5_000, max_bytes=10 << 20))
     for k in range(20):
         spooled.decided(batch(20, start=k * 20, now=NOW + k * 1_000_000))
     spooled.close()
 
     files = spool_files(tmp_path)
     assert len(files) > 3
-    assert all(path.stat().st_size <= 20_000 for path in files)
+    assert all(path.stat().st_size <= 5_000 for path in files)
     seqs = [int(FILE_PATTERN.match(path.name)["seq"]) for path in files]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert files[0].name.startswith("receipts-20260101T000000Z-")
@@ -138,13 +138,13 @@ def test_files_rotate_by_age(tmp_path):
 
 def test_the_cap_deletes_the_oldest_files_and_counts_their_receipts(tmp_path, caplog):
     caplog.set_level(logging.WARNING, "maytrain.receipts")
-    spooled = writer(tmp_path, SpoolLimits(file_bytes=10_000, max_bytes=40_000))
+    spooled = writer(tmp_path, SpoolLimits(file_bytes=5_000, max_bytes=20_000))
     for k in range(40):
         spooled.decided(batch(10, start=k * 10))
     counts = spooled.close()
 
     remaining = lines_in(tmp_path)
-    assert sum(path.stat().st_size for path in spool_files(tmp_path)) <= 40_000
+    assert sum(path.stat().st_size for path in spool_files(tmp_path)) <= 20_000
     assert counts.deleted > 0 and counts.deleted + len(remaining) == counts.written == 400
     assert remaining[-1]["record_id"] == "r399"
     assert any("to keep the spool under its cap" in r.getMessage() for r in caplog.records)
@@ -152,7 +152,7 @@ def test_the_cap_deletes_the_oldest_files_and_counts_their_receipts(tmp_path, ca
 
 def test_a_failed_write_is_counted_and_logged(tmp_path, caplog):
     class FullDisk(Spool):
-        def append(self, text: str, start: str) -> None:
+        def append(self, data: bytes, start: str) -> None:
             raise OSError(28, "No space left on device")
 
     spooled = ReceiptWriter(FullDisk(tmp_path))
