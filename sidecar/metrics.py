@@ -165,11 +165,18 @@ class _CacheCollector:
         """Accounts and entries of an index, counted once per index (indexes never change)."""
         known, accounts, entries = self._sized
         if index is not known:
-            accounts = 0 if index is None else sum(
-                1 for state in index.accounts.values() if state.account)
+            accounts = 0 if index is None else _account_count(index)
             entries = 0 if index is None else index.entry_count
             self._sized = (index, accounts, entries)
         return accounts, entries
+
+
+def _account_count(index: ConsentIndex) -> int:
+    """Accounts the store knows, in the index (kept by an index that counts them itself)."""
+    count = getattr(index, "account_count", None)
+    if count is None:
+        count = sum(1 for state in index.accounts.values() if state.account)
+    return int(count)
 
 
 def _gauge(name: str, value: float) -> GaugeMetricFamily:
