@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 bench: install
 	$(BIN)/python bench/decide_bench.py
 	$(BIN)/python bench/grpc_bench.py
+	$(BIN)/python bench/observability_bench.py
 	$(BIN)/python bench/import_bench.py
 	@if [ -n "$$MAYTRAIN_TEST_POSTGRES_URL" ]; then $(BIN)/python bench/revocation_bench.py; fi
 

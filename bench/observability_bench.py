@@ -1,0 +1,133 @@
+"""Observability benchmark: what metrics and decision receipts cost the hot path.
+
+Four real `maytrain serve` processes on one store, side by side in one run: plain, with
+--metrics-listen, with --receipts at sample 1.0, and with both. This process is the client;
+it sends CheckBatch calls of 10,000 "pipeline" records (see grpc_bench.py) to each in turn,
+round after round, so that a change in the machine's load falls on every server alike,
+and reports each server's median records per second. Targets: metrics cost at most 5% of
+the plain rate, receipts at most 10%. On Linux it also reports the server's CPU time per
+record (from /proc), which a busy machine disturbs far less than the rate.
+
+    python bench/observability_bench.py [--accounts N] [--rounds N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from grpc_bench import batch_rate, free_port, make_store, maytrain, records, wait_ready
+
+from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
+
+BATCH = 10_000
+TARGETS = {"metrics": 0.95, "receipts": 0.90}
+
+
+def configurations(workdir: Path) -> dict[str, list[str]]:
+    """Extra `serve` flags of each server."""
+    spool = ["--receipts-sample", "1.0", "--receipts-max-bytes", "512Mi",
+             "--receipts-file-bytes", "64Mi"]
+    return {
+        "plain": [],
+        "metrics": ["--metrics-listen", f"127.0.0.1:{free_port()}"],
+        "receipts": ["--receipts", str(workdir / "receipts"), *spool],
+        "both": ["--metrics-listen", f"127.0.0.1:{free_port()}",
+                 "--receipts", str(workdir / "receipts-both"), *spool],
+    }
+
+
+def start(store: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
+    address = f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen([*maytrain(), "serve", "--store", store, "--listen", address,
+                                *extra], stderr=subprocess.DEVNULL)
+    return process, address
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of a process so far (Linux), else None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(servers: dict[str, tuple[subprocess.Popen, str]], pool: list, rounds: int,
+            seconds: float) -> tuple[dict, dict]:
+    """Each server's CheckBatch rate and CPU seconds per record, `rounds` times, interleaved."""
+    addresses = {name: address for name, (_, address) in servers.items()}
+    options = [("grpc.max_receive_message_length", 64 << 20)]
+    channels = {name: grpc.insecure_channel(a, options=options) for name, a in addresses.items()}
+    stubs = {name: pb_grpc.ConsentCheckServiceStub(c) for name, c in channels.items()}
+    try:
+        for stub in stubs.values():
+            wait_ready(stub, pool[0])
+            batch_rate(stub, pool, BATCH, 1.0)  # warm up
+        rates: dict[str, list[float]] = {name: [] for name in stubs}
+        cpu: dict[str, list[float]] = {name: [] for name in stubs}
+        for turn in range(rounds):
+            order = list(stubs) if turn % 2 == 0 else list(reversed(stubs))
+            for name in order:
+                pid = servers[name][0].pid
+                before, started = cpu_seconds(pid), time.perf_counter()
+                rate = batch_rate(stubs[name], pool, BATCH, seconds)
+                after = cpu_seconds(pid)
+                rates[name].append(rate)
+                if before is not None and after is not None:
+                    cpu[name].append((after - before) / (rate * (time.perf_counter() - started)))
+        return rates, cpu
+    finally:
+        for channel in channels.values():
+            channel.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    rng = random.Random(1)
+    pool = records(BATCH, rng.sample(range(args.accounts), 100), rng)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        store = make_store(workdir, args.accounts)
+        servers = {name: start(store, extra) for name, extra in configurations(workdir).items()}
+        try:
+            rates, cpu = measure(servers, pool, args.rounds, args.seconds)
+        finally:
+            for process, _ in servers.values():
+                process.terminate()
+                process.wait()
+            time.sleep(0.1)
+    report(rates, cpu)
+
+
+def report(rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    base = median["plain"]
+    base_cpu = statistics.median(cpu["plain"]) if cpu["plain"] else None
+    for name, rate in median.items():
+        spread = f"{min(rates[name]):,.0f}..{max(rates[name]):,.0f}"
+        target = TARGETS.get(name)
+        verdict = "" if target is None else (
+            f" (target >= {target:.2f}: {'met' if rate / base >= target else 'MISSED'})")
+        line = (f"CheckBatch {BATCH} records  {name:9} {rate:>10,.0f} rec/s median "
+                f"[{spread}] | {rate / base:.3f} of plain{verdict}")
+        if base_cpu and cpu[name]:
+            used = statistics.median(cpu[name])
+            line += f" | CPU {used * 1e6:.2f} us/record, {base_cpu / used:.3f} of plain's rate"
+        print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
