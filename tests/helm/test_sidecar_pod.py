@@ -59,13 +59,14 @@ def test_health_listener_is_the_only_pod_ip_listener_by_default(render, yaml, sc
 
     assert flags(sidecar, "health-listen") == [f"0.0.0.0:{ports(sidecar)['health']}"]
     assert all(a.startswith(("unix:/", "127.0.0.1:")) for a in flags(sidecar, "listen"))
-    assert list(ports(sidecar)) == ["health"]
+    # Beside it only the metrics endpoint (HTTP, no consent answers) is on the pod IP.
+    assert list(ports(sidecar)) == ["health", "metrics"]
 
 
 def test_health_port_value_moves_listener_port_and_probes_together(render):
     sidecar = containers(render({"sidecar": {"healthPort": 9091}}).pod())[SIDECAR]
 
-    assert ports(sidecar) == {"health": 9091}
+    assert ports(sidecar) == {"health": 9091, "metrics": 9090}
     assert flags(sidecar, "health-listen") == ["0.0.0.0:9091"]
     assert {sidecar[p]["grpc"]["port"] for p in ("readinessProbe", "livenessProbe", "startupProbe")} == {9091}
 
@@ -76,7 +77,7 @@ def test_pod_ip_listener_is_opt_in_and_plaintext_only_when_said_so(render):
     sidecar = containers(pod)[SIDECAR]
 
     assert "0.0.0.0:50052" in flags(sidecar, "listen")
-    assert ports(sidecar) == {"health": 8081, "grpc": 50052}
+    assert ports(sidecar) == {"health": 8081, "grpc": 50052, "metrics": 9090}
     assert "--insecure-listen" in sidecar["args"]
     assert not flags(sidecar, "tls-cert") and "maytrain-tls" not in volumes(pod)
 

@@ -110,3 +110,10 @@ maytrain.snapshotKeySecretName is the Secret holding the snapshot key.
 {{- define "maytrain.snapshotKeySecretName" -}}
 {{- .Values.sidecar.snapshot.keySecret.existingSecret | default (printf "%s-snapshot-key" (include "maytrain.fullname" . | trunc 50 | trimSuffix "-")) }}
 {{- end }}
+
+{{/*
+maytrain.metricsName names the metrics Service and its ServiceMonitor.
+*/}}
+{{- define "maytrain.metricsName" -}}
+{{- printf "%s-metrics" (include "maytrain.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}

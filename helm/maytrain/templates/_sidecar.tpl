@@ -68,6 +68,17 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     {{- with $sc.syncInterval }}
     - {{ printf "--sync-interval=%v" . | quote }}
     {{- end }}
+    - --log-format={{ $sc.logFormat }}
+    {{- if .Values.metrics.enabled }}
+    - --metrics-listen=0.0.0.0:{{ .Values.metrics.port }}
+    {{- end }}
+    {{- with $sc.receipts }}
+    {{- if .enabled }}
+    - {{ printf "--receipts=%s" .dir | quote }}
+    - {{ printf "--receipts-sample=%v" .sample | quote }}
+    - {{ printf "--receipts-max-bytes=%v" .maxSize | quote }}
+    {{- end }}
+    {{- end }}
     {{- with $sc.extraArgs }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -83,6 +94,11 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     {{- if $sc.podIPListener.enabled }}
     - name: grpc
       containerPort: {{ $sc.podIPListener.port }}
+      protocol: TCP
+    {{- end }}
+    {{- if .Values.metrics.enabled }}
+    - name: metrics
+      containerPort: {{ .Values.metrics.port }}
       protocol: TCP
     {{- end }}
   {{- /* The kubelet dials the pod IP on a number: gRPC probes take no named port. */}}
@@ -140,6 +156,10 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     - name: maytrain-tls
       mountPath: {{ include "maytrain.sidecar.tlsDir" . }}
       readOnly: true
+    {{- end }}
+    {{- if $sc.receipts.enabled }}
+    - name: maytrain-receipts
+      mountPath: {{ $sc.receipts.dir }}
     {{- end }}
     {{- include "maytrain.sidecar.storeVolumeMounts" . | nindent 4 }}
     {{- with $sc.volumeMounts }}
@@ -271,6 +291,18 @@ maytrain.sidecar.address is the main listener, and the worker's MAYTRAIN_TARGET.
 - name: maytrain-data
   emptyDir:
     sizeLimit: {{ .Values.store.dataVolume.sizeLimit }}
+{{- end }}
+{{- with .Values.sidecar.receipts }}
+{{- if .enabled }}
+- name: maytrain-receipts
+  {{- if .existingClaim }}
+  persistentVolumeClaim:
+    claimName: {{ .existingClaim }}
+  {{- else }}
+  emptyDir:
+    sizeLimit: {{ .sizeLimit }}
+  {{- end }}
+{{- end }}
 {{- end }}
 {{- with .Values.store.passwordSecret }}
 {{- if .name }}
@@ -407,8 +439,9 @@ maytrain.sidecar.validate fails the render on values the schema cannot check alo
 {{- $ports := list (int $sc.healthPort) }}
 {{- if eq $sc.transport "tcp" }}{{ $ports = append $ports (int $sc.tcp.port) }}{{ end }}
 {{- if $sc.podIPListener.enabled }}{{ $ports = append $ports (int $sc.podIPListener.port) }}{{ end }}
+{{- if .Values.metrics.enabled }}{{ $ports = append $ports (int .Values.metrics.port) }}{{ end }}
 {{- if ne (len $ports) (len (uniq $ports)) }}
-{{- fail (printf "sidecar.healthPort, sidecar.tcp.port (tcp mode) and sidecar.podIPListener.port (when enabled) must differ, got %v" $ports) }}
+{{- fail (printf "sidecar.healthPort, sidecar.tcp.port (tcp mode), sidecar.podIPListener.port and metrics.port (when enabled) must differ, got %v" $ports) }}
 {{- end }}
 {{- end }}
 
