@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 
-from ..store.imports import import_batch, parse_lines, read_import
+from ..store.imports import import_file
 from . import options
 
 
@@ -20,10 +22,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """Parse, validate and write the file in one transaction."""
-    batch = parse_lines(sys.stdin) if args.file == "-" else read_import(args.file)
+    """Parse, validate and write the file in one transaction, a slice at a time."""
+    if args.file == "-":
+        # The import reads its file twice (count, then write): stdin is spooled to disk.
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".jsonl") as spool:
+            shutil.copyfileobj(sys.stdin, spool)
+            spool.flush()
+            return _imported(args, spool.name)
+    return _imported(args, args.file)
+
+
+def _imported(args: argparse.Namespace, path: str) -> int:
     with options.open_for(args) as store:
-        result = import_batch(store, batch, actor=options.actor(args))
+        result = import_file(store, path, actor=options.actor(args))
     first = result.version - result.count + 1
     return options.emit(
         args, {"consent_version": result.version, "rows": result.count, "first_version": first},

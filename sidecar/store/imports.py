@@ -10,14 +10,19 @@
 Optional fields: user, region, id (grants, opt-outs, erasures), valid_from, valid_until,
 covers_data_from (grants), evidence, and note (ignored). Blank lines are skipped. An
 import is written all or nothing; an error names the line and the field.
+
+`import_file` streams a file of any size in bounded memory: a first pass parses every
+line and counts the rows, a second parses it again a slice at a time into one write
+transaction (`write_slices`), so a failure anywhere still leaves the store unchanged.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ..core.errors import InvalidValueError
 from ..core.model import Effect, Micros
@@ -25,6 +30,9 @@ from ..core.times import parse_timestamp
 from .errors import ValidationError
 from .protocol import ConsentStore, WriteResult
 from .requests import AccountRequest, ConsentRequest, ErasureRequest, WriteRequest
+
+SLICE = 20_000
+"""Rows parsed, checked and written at a time by `import_file`."""
 
 _COMMON = {"type", "account", "note"}
 _ENTRY = _COMMON | {"id", "user", "category", "purpose", "valid_from", "valid_until", "evidence"}
@@ -129,3 +137,46 @@ def import_batch(store: ConsentStore, batch: ImportBatch, *, actor: str) -> Writ
     if not batch.requests:
         raise ValidationError("", "the import holds no rows")
     return store.write(batch.requests, actor=actor, lines=batch.lines)
+
+
+class SliceWriter(Protocol):
+    """A store that writes requests arriving a slice at a time in one transaction."""
+
+    def write_slices(self, count: int, slices: Iterable[tuple[Sequence[WriteRequest],
+                                                             Sequence[int]]], *,
+                     actor: str) -> WriteResult:
+        """Write `count` requests, all or nothing."""
+
+
+def import_file(store: SliceWriter, path: str | Path, *, actor: str,
+                slice_size: int = SLICE) -> WriteResult:
+    """Import a file in bounded memory, all or nothing; ValidationError names the line."""
+    count = sum(len(requests) for requests, _ in _slices(path, slice_size))
+    if not count:
+        raise ValidationError("", "the import holds no rows")
+    return store.write_slices(count, _slices(path, slice_size), actor=actor)
+
+
+def _slices(path: str | Path,
+            size: int) -> Iterator[tuple[list[WriteRequest], list[int]]]:
+    """The file's requests and their line numbers, `size` at a time."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            batch = ImportBatch()
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    batch.requests.append(parse_line(line))
+                except ValidationError as exc:
+                    raise exc.at_line(number) from None
+                batch.lines.append(number)
+                if len(batch.requests) >= size:
+                    yield batch.requests, batch.lines
+                    batch = ImportBatch()
+            if batch.requests:
+                yield batch.requests, batch.lines
+    except OSError as exc:
+        raise ValidationError("", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ValidationError("", f"{path} is not UTF-8 text ({exc.reason})") from None

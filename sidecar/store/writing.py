@@ -8,7 +8,7 @@ refused write leaves the store and its version unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Self
@@ -85,6 +85,32 @@ class WritingStore:
                            for i, request in enumerate(checked[start:start + WRITE_SLICE])]
                 tx.insert(changes, now, actor)
         return WriteResult(changes[-1].version, changes[-1].row, len(checked))
+
+    def write_slices(self, count: int, slices: Iterable[tuple[Sequence[WriteRequest],
+                                                             Sequence[int]]], *,
+                     actor: str) -> WriteResult:
+        """Write `count` requests that arrive a slice at a time (each with its lines), all or
+        nothing, in one transaction: an import too large to hold is never held whole."""
+        if count < 1:
+            raise ValidationError("", "nothing to write")
+        now, written = self._clock(), 0
+        last: Change | None = None
+        with self._begin_write(count) as tx:
+            for requests, lines in slices:
+                if written + len(requests) > count:
+                    raise ValidationError("", "the import grew while it was written")
+                # A slice is checked against the store as this transaction left it, so an
+                # account added by an earlier slice is there for the entries that name it.
+                checked = _checked(requests, self.policy, now, lines)
+                check_references(tx, checked, lines)
+                first = tx.first_version + written
+                changes = [Change(first + i, build_row(request, first + i, now, actor))
+                           for i, request in enumerate(checked)]
+                tx.insert(changes, now, actor)
+                written, last = written + len(changes), changes[-1] if changes else last
+            if written != count or last is None:
+                raise ValidationError("", "the import shrank while it was written")
+        return WriteResult(last.version, last.row, written)
 
     def update_account(self, account_id: str, region: str, *, actor: str) -> WriteResult:
         """Change an account's home region ('' clears it)."""
