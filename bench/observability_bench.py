@@ -3,10 +3,11 @@
 Four real `maytrain serve` processes on one store, side by side in one run: plain, with
 --metrics-listen, with --receipts at sample 1.0, and with both. This process is the client;
 it sends CheckBatch calls of 10,000 "pipeline" records (see grpc_bench.py) to each in turn,
-round after round, so that a change in the machine's load falls on every server alike,
-and reports each server's median records per second. Targets: metrics cost at most 5% of
+round after round, so that a change in the machine's load falls on every server alike.
+Each round compares a server with the plain one measured beside it; reported are the
+median rate and the median of those per-round ratios. Targets: metrics cost at most 5% of
 the plain rate, receipts at most 10%. On Linux it also reports the server's CPU time per
-record (from /proc), which a busy machine disturbs far less than the rate.
+record (from /proc), which a busy machine disturbs less than the rate.
 
     python bench/observability_bench.py [--accounts N] [--rounds N] [--seconds S]
 """
@@ -112,20 +113,22 @@ def main() -> None:
     report(rates, cpu)
 
 
+def paired(values: list[float], base: list[float]) -> float:
+    """The median, over rounds, of a value relative to plain's in the same round."""
+    return statistics.median(v / b for v, b in zip(values, base, strict=True))
+
+
 def report(rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
-    median = {name: statistics.median(values) for name, values in rates.items()}
-    base = median["plain"]
-    base_cpu = statistics.median(cpu["plain"]) if cpu["plain"] else None
-    for name, rate in median.items():
-        spread = f"{min(rates[name]):,.0f}..{max(rates[name]):,.0f}"
-        target = TARGETS.get(name)
+    for name, values in rates.items():
+        ratio, target = paired(values, rates["plain"]), TARGETS.get(name)
         verdict = "" if target is None else (
-            f" (target >= {target:.2f}: {'met' if rate / base >= target else 'MISSED'})")
-        line = (f"CheckBatch {BATCH} records  {name:9} {rate:>10,.0f} rec/s median "
-                f"[{spread}] | {rate / base:.3f} of plain{verdict}")
-        if base_cpu and cpu[name]:
-            used = statistics.median(cpu[name])
-            line += f" | CPU {used * 1e6:.2f} us/record, {base_cpu / used:.3f} of plain's rate"
+            f" (target >= {target:.2f}: {'met' if ratio >= target else 'MISSED'})")
+        line = (f"CheckBatch {BATCH} records  {name:9} {statistics.median(values):>10,.0f} "
+                f"rec/s median [{min(values):,.0f}..{max(values):,.0f}] | {ratio:.3f} of "
+                f"plain{verdict}")
+        if cpu[name] and len(cpu[name]) == len(cpu["plain"]):
+            line += (f" | CPU {statistics.median(cpu[name]) * 1e6:.2f} us/record, plain's "
+                     f"rate x {paired(cpu['plain'], cpu[name]):.3f}")
         print(line)
 
 
