@@ -48,16 +48,19 @@ class IndexFile:
     synced_at: Micros
     body_bytes: int
     body_sha256: str
+    chain: str = ""
+    """The store's change chain at `version` ('' unknown): a warm start that finds the
+    store's chain there unchanged follows its changes from there instead of reloading."""
 
     def fields(self) -> dict[str, Any]:
         """The header fields the seal covers."""
         return {"format": FORMAT, "store": self.store, "version": self.version,
                 "synced_at": self.synced_at, "body_bytes": self.body_bytes,
-                "body_sha256": self.body_sha256}
+                "body_sha256": self.body_sha256, "chain": self.chain}
 
 
 def write_index(path: Path, index: ConsentIndex, store_id: str,
-                key: bytes | None = None) -> IndexFile:
+                key: bytes | None = None, chain: str = "") -> IndexFile:
     """Atomically replace `path` with the index packed as a new body; returns its header."""
     if index.synced_at is None:
         raise ValueError("an index that never synced has no sync time to save")
@@ -67,7 +70,7 @@ def write_index(path: Path, index: ConsentIndex, store_id: str,
         with os.fdopen(fd, "r+b") as out:
             out.write(bytes(HEADER_PAGE))
             size, digest = _write_body(out, packed_chunks(index))
-            header = IndexFile(store_id, index.version, index.synced_at, size, digest)
+            header = IndexFile(store_id, index.version, index.synced_at, size, digest, chain)
             out.seek(0)
             out.write(header_page(header, key))
             out.flush()
@@ -94,7 +97,7 @@ def refresh_header(path: Path, header: IndexFile, synced_at: Micros,
     """Rewrite the header page of the file at `path` with a later sync time (its body, at
     `header.version`, is known to be still current)."""
     fresh = IndexFile(header.store, header.version, synced_at, header.body_bytes,
-                      header.body_sha256)
+                      header.body_sha256, header.chain)
     fd = os.open(path, os.O_WRONLY)
     try:
         os.pwrite(fd, header_page(fresh, key), 0)
@@ -160,10 +163,11 @@ def _checked(fields: dict[str, Any], store_id: str, now: Micros) -> IndexFile:
         raise IndexFileError(f"taken from another store ({fields.get('store')!r})")
     numbers = [fields.get(name) for name in ("version", "synced_at", "body_bytes")]
     if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers) \
-            or not isinstance(fields.get("body_sha256"), str):
+            or not isinstance(fields.get("body_sha256"), str) \
+            or not isinstance(fields.get("chain", ""), str):
         raise IndexFileError("header without version, sync time or body checksum")
     header = IndexFile(store_id, fields["version"], fields["synced_at"], fields["body_bytes"],
-                       fields["body_sha256"])
+                       fields["body_sha256"], fields.get("chain", ""))
     problem = future_problem(header.synced_at, now)
     if problem:
         raise IndexFileError(problem)

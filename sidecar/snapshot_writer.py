@@ -5,7 +5,8 @@ A new body is written when enough has changed since the file's version (a share 
 entries, at least MIN_CHANGES) or when changes have waited FULL_EVERY seconds; a body
 that is still current only gets a fresh sync time in its header, every `every` seconds,
 so a quiet store's file does not grow old. After a new body is written, `on_written` is
-given the index mapped from it, so the follower can drop what the file now holds.
+given the index mapped from it (and the tag it was offered with), so the follower can
+drop what the file now holds.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ class SnapshotWriter:
                  key: bytes | None = None, *, full_every: float = FULL_EVERY) -> None:
         self.path = Path(path) if path else None
         self.store_id, self.every, self.full_every, self._key = store_id, every, full_every, key
-        self.on_written: Callable[[ConsentIndex], None] | None = None
+        self.on_written: Callable[[ConsentIndex, int], None] | None = None
         self.header: IndexFile | None = None
         self._refreshed = self._written = time.monotonic()
-        self._latest: ConsentIndex | None = None
+        self._latest: tuple[ConsentIndex, str, int] | None = None
         self._offered = threading.Event()
         if self.path is None:
             return
@@ -67,9 +68,10 @@ class SnapshotWriter:
                  index.version, index.account_count)
         return index
 
-    def offer(self, index: ConsentIndex) -> None:
-        """Hand over the latest index (cheap: the writer thread does the rest)."""
-        self._latest = index
+    def offer(self, index: ConsentIndex, chain: str = "", tag: int = 0) -> None:
+        """Hand over the latest index and the store's chain at its version (cheap: the
+        writer thread does the rest); `tag` comes back with `on_written`."""
+        self._latest = (index, chain, tag)
         self._offered.set()
 
     def wake(self) -> None:
@@ -85,11 +87,11 @@ class SnapshotWriter:
         self._step()
 
     def _step(self) -> None:
-        index = self._latest
-        if index is not None:
-            self.maybe_write(index)
+        latest = self._latest
+        if latest is not None:
+            self.maybe_write(*latest)
 
-    def maybe_write(self, index: ConsentIndex) -> None:
+    def maybe_write(self, index: ConsentIndex, chain: str = "", tag: int = 0) -> None:
         """Write a new body, refresh the header, or do nothing, as the index calls for."""
         if self.path is None or index.synced_at is None:
             return
@@ -97,7 +99,7 @@ class SnapshotWriter:
             if self.header is not None and index.version == self.header.version:
                 self._refresh(index.synced_at)
             elif self._body_due(index):
-                self._write(index)
+                self._write(index, chain, tag)
         except OSError as exc:
             log.warning("could not write snapshot %s: %s", self.path, exc)
 
@@ -116,13 +118,13 @@ class SnapshotWriter:
         self.header = refresh_header(self.path, header, synced_at, self._key)
         self._refreshed = now
 
-    def _write(self, index: ConsentIndex) -> None:
+    def _write(self, index: ConsentIndex, chain: str, tag: int) -> None:
         assert self.path is not None and index.synced_at is not None
         started = time.monotonic()
-        self.header = write_index(self.path, index, self.store_id, self._key)
+        self.header = write_index(self.path, index, self.store_id, self._key, chain)
         self._written = self._refreshed = time.monotonic()
         log.info("wrote snapshot %s at consent version %d (%d bytes, %.1f s)", self.path,
                  index.version, self.header.body_bytes, self._written - started)
         if self.on_written is not None:
             mapped, _ = map_index(self.path, self.store_id, now=index.synced_at, key=self._key)
-            self.on_written(mapped)
+            self.on_written(mapped, tag)

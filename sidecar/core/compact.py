@@ -24,10 +24,12 @@ from struct import Struct
 from cachetools import LRUCache
 
 from .account_state import UNKNOWN, AccountState
+from .model import Account, ConsentEntry, Erasure
 from .packed import (
     ACCOUNT_HEAD,
     CorruptRecordError,
     StringTable,
+    pack_rows,
     pack_state,
     record_id,
     unpack_account,
@@ -152,6 +154,16 @@ class BaseWriter:
         self._start(account_id)
         self.entry_count += pack_state(self.out, self.table, account_id, state)
         self.account_count += state.account is not None
+
+    def add_rows(self, account_id: str, account: Account | None, entries: list[ConsentEntry],
+                 erasures: list[Erasure]) -> None:
+        """Pack one account from its rows, as they come from a store (no state is made)."""
+        if account is None and not entries and not erasures:
+            return
+        self._start(account_id)
+        pack_rows(self.out, self.table, account_id, account, entries, erasures)
+        self.entry_count += len(entries)
+        self.account_count += account is not None
 
     def add_record(self, account_id: str, record: memoryview, known: bool, entries: int) -> None:
         """Copy a record packed against a table this writer's table extends."""

@@ -17,13 +17,15 @@ from immutables import Map
 from .account_state import UNKNOWN, AccountState
 from .compact import BaseWriter, CompactBase
 from .errors import MaytrainError
-from .model import Change, Micros, StoreRow
+from .model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
 
 __all__ = ["AccountState", "ConsentIndex", "OutOfOrderChangeError", "packed_chunks"]
 
 Overlay = Map[str, tuple[int, AccountState]]
 """Changed accounts: their state, and the version of the last change to each."""
 _EMPTY: Overlay = Map()
+AccountRows = tuple[str, Account | None, list[ConsentEntry], list[Erasure]]
+"""One account's rows: its id, its account row (None if the store lacks it), entries, erasures."""
 _CHUNK = 4 << 20
 
 
@@ -53,6 +55,16 @@ class ConsentIndex:
         writer = BaseWriter()
         for account_id in sorted(states):
             writer.add_state(account_id, states[account_id])
+        return cls.on(CompactBase(memoryview(writer.built())), version, synced_at)
+
+    @classmethod
+    def from_groups(cls, version: int, groups: Iterable[AccountRows],
+                    synced_at: Micros | None = None) -> ConsentIndex:
+        """An index of rows that arrive grouped by account, packed as they come (a store's
+        snapshot streamed in account order): no state is made for any account."""
+        writer = BaseWriter()
+        for account_id, account, entries, erasures in groups:
+            writer.add_rows(account_id, account, entries, erasures)
         return cls.on(CompactBase(memoryview(writer.built())), version, synced_at)
 
     @classmethod

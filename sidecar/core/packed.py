@@ -105,12 +105,18 @@ def take_text(buf: memoryview, pos: int) -> tuple[str, int]:
 def pack_state(out: bytearray, table: StringTable, account_id: str, state: AccountState) -> int:
     """Append the account's record; returns its entry count."""
     entries = state.entries()
-    _pack_head(out, table, account_id, state.account, len(entries), len(state.erasures))
+    pack_rows(out, table, account_id, state.account, entries, state.erasures)
+    return len(entries)
+
+
+def pack_rows(out: bytearray, table: StringTable, account_id: str, account: Account | None,
+              entries: Sequence[ConsentEntry], erasures: Sequence[Erasure]) -> None:
+    """Append the record of an account's rows (entries in their order, then erasures)."""
+    _pack_head(out, table, account_id, account, len(entries), len(erasures))
     for entry in entries:
         pack_entry(out, table, entry)
-    for erasure in state.erasures:
+    for erasure in erasures:
         pack_erasure(out, table, erasure)
-    return len(entries)
 
 
 def _pack_head(out: bytearray, table: StringTable, account_id: str, account: Account | None,

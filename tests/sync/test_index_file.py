@@ -187,6 +187,17 @@ def test_the_writer_writes_a_body_first_then_only_refreshes_the_header(tmp_path:
     assert load(tmp_path / "snapshot", KEY).synced_at == NOW
 
 
+def test_the_chain_at_the_files_version_is_kept_in_its_sealed_header(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot"
+    write_index(path, index_at(), STORE, KEY, chain="ab" * 32)
+    assert map_index(path, STORE, now=NOW, key=KEY)[1].chain == "ab" * 32
+    line = header_of(path)
+    line["header"]["chain"] = "cd" * 32
+    path.write_bytes((json.dumps(line).encode() + b"\n").ljust(HEADER_PAGE, b"\0")
+                     + path.read_bytes()[HEADER_PAGE:])
+    refused(path, "authentication failed", KEY)
+
+
 def test_a_few_changes_wait_for_more_or_for_time(tmp_path: Path) -> None:
     w = writer(tmp_path, full_every=3600)
     w.maybe_write(index_at())
@@ -199,7 +210,7 @@ def test_a_few_changes_wait_for_more_or_for_time(tmp_path: Path) -> None:
 
 def test_many_changes_write_a_new_body_and_hand_back_the_mapped_index(tmp_path: Path) -> None:
     w, mapped = writer(tmp_path, full_every=3600), []
-    w.on_written = mapped.append
+    w.on_written = lambda index, tag: mapped.append(index)
     w.maybe_write(index_at())
     changed = index_at().apply([opt_out(v) for v in range(5, 1_005)], synced_at=NOW)
     w.maybe_write(changed)
