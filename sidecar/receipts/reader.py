@@ -8,7 +8,6 @@ moves on to each new file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr
 from pathlib import Path
 
 from .lines import expand, parse_line
-from .spool import FILE_PATTERN
+from .spool import numbered_files
 
 CHUNK = 1 << 20
 
@@ -98,7 +97,7 @@ def _spool_lines(directory: Path, follow: bool, poll: float,
     (the caller finds it is no receipt)."""
     at = _Position()
     while True:
-        files = [(seq, path) for seq, path in _numbered(directory) if seq >= at.seq]
+        files = [(seq, path) for seq, path in numbered_files(directory) if seq >= at.seq]
         for position, (seq, path) in enumerate(files):
             if seq != at.seq:
                 at = _Position(seq)
@@ -112,16 +111,6 @@ def _spool_lines(directory: Path, follow: bool, poll: float,
                 at = _Position(seq + 1)
         if not follow or stop.wait(poll):
             return
-
-
-def _numbered(directory: Path) -> list[tuple[int, Path]]:
-    found = []
-    with contextlib.suppress(FileNotFoundError):
-        for path in directory.iterdir():
-            match = FILE_PATTERN.match(path.name)
-            if match:
-                found.append((int(match["seq"]), path))
-    return sorted(found)
 
 
 def _chunks(path: Path, at: _Position) -> Iterator[bytes]:

@@ -40,15 +40,20 @@ class DeletedFile:
     receipts: int
 
 
-def spool_files(directory: Path) -> list[Path]:
-    """The spool's files, oldest first (by sequence number)."""
+def numbered_files(directory: Path) -> list[tuple[int, Path]]:
+    """The spool's files with their sequence numbers, oldest first."""
     found = []
     with contextlib.suppress(FileNotFoundError):
         for entry in os.scandir(directory):
             match = FILE_PATTERN.match(entry.name)
             if match and entry.is_file():
                 found.append((int(match["seq"]), Path(entry.path)))
-    return [path for _, path in sorted(found)]
+    return sorted(found)
+
+
+def spool_files(directory: Path) -> list[Path]:
+    """The spool's files, oldest first (by sequence number)."""
+    return [path for _, path in numbered_files(directory)]
 
 
 class Spool:

@@ -11,7 +11,7 @@ import subprocess
 
 import grpc
 import pytest
-from conftest import BY_REASON, cycle
+from observed_sidecar import BY_REASON, cycle
 from running_sidecar import Launcher, free_port, maytrain_command
 
 from maytrain.v1 import consent_check_service_pb2 as pb

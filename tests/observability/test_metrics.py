@@ -5,21 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import BY_REASON, check_each_reason, cycle
+from observed_sidecar import BY_REASON, check_each_reason, cycle, samples
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from receipt_batches import REASONS, batch
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar.core import InvalidValueError
 from sidecar.metrics import NAMES, CacheView, Metrics, split_address
 from sidecar.observed_reader import ObservedReader, observed_opener
 from sidecar.settings import Settings
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of an exposition, by name and sorted labels."""
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 def decisions(found: dict, rpc: str) -> dict[str, float]:
@@ -145,3 +140,18 @@ def test_metrics_addresses(address, parsed):
 def test_a_bad_metrics_address_is_refused(address):
     with pytest.raises(InvalidValueError, match="metrics-listen"):
         split_address(address)
+
+
+def test_a_batch_costs_one_increment_per_distinct_reason(monkeypatch):
+    metrics = Metrics("sha256:x", CacheView(index=lambda: None, serving=lambda: True,
+                                            clock=lambda: 0))
+    increments: list[float] = []
+
+    class Child:
+        def inc(self, amount: float = 1) -> None:
+            increments.append(amount)
+
+    monkeypatch.setattr(metrics, "_by_reason", {key: Child() for key in metrics._by_reason})
+    metrics.decided(batch(10_000))
+
+    assert len(increments) == len(REASONS) and sum(increments) == 10_000

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import cycle
-from test_metrics import samples
+from observed_sidecar import cycle, samples
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar.receipts import read_receipts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import cycle, wire_record
+from observed_sidecar import cycle, wire_record
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar import tracing
