@@ -59,6 +59,7 @@ class ReceiptWriter:
         self._queued = 0  # receipts in memory: reserved, queued, or in the writer's hands
         self._formatting = 0  # checks that reserved room and are formatting their line
         self._closing = self._warned_closed = False
+        self._last_error = ""
         self._written = self._unsampled = self._deleted = self._unsynced = 0
         self._dropped = dict.fromkeys(DROP_CAUSES, 0)
         self._unreported = dict.fromkeys(DROP_CAUSES, 0)
@@ -187,14 +188,18 @@ class ReceiptWriter:
             return
         with self._lock:
             self._written, self._unsynced = self._written + self._unsynced, 0
+        self._last_error = ""
 
     def _failed(self, exc: OSError, count: int) -> None:
         """A write or an fsync failed: what it held, and what was not yet synced, is lost."""
         with self._lock:
             lost, self._unsynced = count + self._unsynced, 0
             self._drop("write_error", lost)
-        log.error("could not write decision receipts to %s: %s (%d receipts lost, counted "
-                  "as dropped)", self.spool.directory, exc.strerror or exc, lost)
+        message = str(exc.strerror or exc)
+        if message != self._last_error:  # a full disk fails every batch: say it once,
+            self._last_error = message    # then count (see _report)
+            log.error("could not write decision receipts to %s: %s (%d receipts lost, "
+                      "counted as dropped)", self.spool.directory, message, lost)
 
     def _report(self) -> None:
         with self._lock:
@@ -205,6 +210,10 @@ class ReceiptWriter:
                         "(%d dropped in all); lower --receipts-sample or raise --receipts-queue",
                         unreported["queue_full"], total,
                         extra={"dropped": unreported["queue_full"], "dropped_total": total})
+        if unreported["write_error"]:
+            log.error("could not write %d decision receipts since the last report (%s); "
+                      "they are counted as dropped", unreported["write_error"],
+                      self._last_error or "recovered since")
 
     def _deleted_files(self, deleted: list[DeletedFile]) -> None:
         for gone in deleted:
