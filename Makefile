@@ -5,12 +5,16 @@ BIN := $(VENV)/bin
 DEMO_STORE ?= sqlite:///maytrain-demo.db
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test install bench lint lint-protos clean
+.PHONY: run test install bench lint lint-protos reset-demo clean
 
 ## run: install, create the demo store with sample data, and serve on $(LISTEN)
 run: install
 	$(BIN)/maytrain store init --sample --store $(DEMO_STORE)
 	$(BIN)/maytrain serve --store $(DEMO_STORE) --listen $(LISTEN)
+
+## reset-demo: remove the demo store, so that `make run` starts the tour afresh
+reset-demo:
+	rm -f maytrain-demo.db maytrain-demo.db-wal maytrain-demo.db-shm
 
 ## test: install, then run the whole test suite
 test: install

@@ -9,31 +9,43 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from importlib import metadata
 
 from . import (
     account_commands,
+    ask_commands,
     consent_commands,
     erasure_commands,
     import_command,
     options,
+    policy_commands,
     receipts_command,
     serve_commands,
     store_commands,
 )
 
 COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
-                   import_command, serve_commands, receipts_command]
+                   import_command, policy_commands, serve_commands, ask_commands,
+                   receipts_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every registered command."""
     parser = argparse.ArgumentParser(
         prog="maytrain", description="Consent enforcement for ML data pipelines.")
+    parser.add_argument("--version", action="version", version=f"maytrain {_version()}")
     options.add_common_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(commands)
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("maytrain")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Record, Rule, combine
 from .policy import CONSENT, PROHIBITED, Policy
 from .scopes import NEVER_COVERED, SILENT, LevelAnswer, answer
-from .validation import identity_problem, region_problem, shape_problem
+from .validation import did_you_mean, identity_problem, region_problem, shape_problem
 
 PLAIN = {rule: Decision(rule.reason, rule) for rule in Rule}
 """The decision of each rule without an explanation, shared by every record it decides."""
@@ -124,7 +124,8 @@ class Planner:
         problem, categories = self._shape(record)
         problem = identity_problem(record) or problem
         if problem:
-            return self._fixed(Rule.INVALID_RECORD, problem)
+            hint = did_you_mean(record, self.policy) if self.explain else ""
+            return self._fixed(Rule.INVALID_RECORD, problem + hint)
         if self.stale or self.index is None:
             return self._fixed(Rule.STALE_CACHE, self.stale)
         state = self.index.state(record.account_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from .model import Record
 from .policy import Policy
 
@@ -79,3 +82,23 @@ def region_problem(region: str, policy: Policy) -> str:
         return (f"{region!r} is not an ISO 3166 country (DE), subdivision (US-CA), or a group "
                 "or alias the policy declares")
     return ""
+
+
+def did_you_mean(record: Record, policy: Policy) -> str:
+    """A hint naming the declared key closest to an undeclared category or purpose, or ''.
+
+    Costly next to a decision (hundreds of microseconds), so only explanations and
+    human-facing errors ask for it, never the hot path."""
+    for key, nodes in ((record.data_category, policy.categories.nodes),
+                       (record.purpose, policy.purposes.nodes)):
+        if key and key not in nodes:
+            return closest_hint(key, nodes)
+    return ""
+
+
+def closest_hint(key: str, declared: Iterable[str]) -> str:
+    """' (did you mean X?)' for the declared key most like `key`, or '' when none is close."""
+    if len(key) > 128:
+        return ""
+    found = difflib.get_close_matches(key, sorted(declared), n=1, cutoff=0.75)
+    return f" (did you mean {found[0]!r}?)" if found else ""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from ..core.model import Effect, Micros
 from ..core.policy import Policy
 from ..core.times import to_micros
-from ..core.validation import id_problem, region_problem
+from ..core.validation import closest_hint, id_problem, region_problem
 from .errors import ValidationError
 
 MAX_EVIDENCE_LENGTH = 4096
@@ -99,10 +99,12 @@ def _check_consent(request: ConsentRequest, policy: Policy, now: Micros) -> None
         raise ValidationError("effect", "must be GRANT or OPT_OUT")
     if not policy.is_category(request.category):
         raise ValidationError("category", f"{request.category!r} is not a category the policy "
-                                          "declares (any node of the tree, e.g. customer_content)")
+                                          "declares (any node of the tree, e.g. customer_content)"
+                              + closest_hint(request.category, policy.categories.nodes))
     if not policy.is_purpose(request.purpose):
         raise ValidationError("purpose", f"{request.purpose!r} is not a purpose the policy "
-                                         "declares (any node of the tree, e.g. ai.training)")
+                                         "declares (any node of the tree, e.g. ai.training)"
+                              + closest_hint(request.purpose, policy.purposes.nodes))
     _check_window(request, now)
     _check_evidence(request.evidence)
 
