@@ -1,10 +1,11 @@
 """A snapshot streamed in account order: each account's rows together, so that the
 follower packs the compact index as it reads and never holds the store's rows at once.
 
-Three cursors in one read transaction — accounts by id, entries and erasures by account
-and insertion order — are walked in step. The foreign keys make every entry's and
-erasure's account a row of `accounts`, so the walk is driven by the accounts cursor and
-needs no collation of its own: it only asks whether two ids are equal.
+In one read transaction, a page of accounts by id, then the entries and erasures of the
+accounts in that page's range by account and insertion order, are walked in step. The
+foreign keys make every entry's and erasure's account a row of `accounts`, so the walk is
+driven by the accounts and needs no collation of its own: the database orders and ranges
+ids with one collation, and the walk only asks whether two ids are equal.
 """
 
 from __future__ import annotations
@@ -17,29 +18,44 @@ from ..errors import StoreError
 from .columns import COLUMNS, FROM, TABLES, listed
 from .dialect import SqlDialect
 
-FETCH = 5_000
+PAGE = 5_000
+"""Accounts read at a time, with their entries and erasures."""
 
 
-def grouped_rows(conn: Any, dialect: SqlDialect) -> Iterator[AccountRows]:
-    """Every account with its entries and erasures, in the store's order of account ids."""
-    entries = _Stream(_rows(conn, dialect, "consent", "account_id"))
-    erasures = _Stream(_rows(conn, dialect, "erasure", "account_id"))
-    for account in _rows(conn, dialect, "account", "id"):
-        key = account.account_id
-        yield key, account, entries.take(key), erasures.take(key)
-    if entries.head is not None or erasures.head is not None:
-        raise StoreError("the snapshot's rows did not follow their accounts' order "
-                         f"(a row of account {(entries.head or erasures.head).account_id!r} "
-                         "was left over)")
+def grouped_rows(conn: Any, dialect: SqlDialect, page: int = PAGE) -> Iterator[AccountRows]:
+    """Every account with its entries and erasures, in the store's order of account ids,
+    a page of accounts at a time (keyset paging: every backend's memory stays bounded)."""
+    after: str | None = None
+    while accounts := _accounts_after(conn, dialect, after, page):
+        first, after = accounts[0].account_id, accounts[-1].account_id
+        entries = _Stream(iter(_owned(conn, dialect, "consent", first, after)))
+        erasures = _Stream(iter(_owned(conn, dialect, "erasure", first, after)))
+        for account in accounts:
+            key = account.account_id
+            yield key, account, entries.take(key), erasures.take(key)
+        if entries.head is not None or erasures.head is not None:
+            left = entries.head or erasures.head
+            raise StoreError("the snapshot's rows did not follow their accounts' order (a "
+                             f"row of account {left.account_id!r} was left over)")
 
 
-def _rows(conn: Any, dialect: SqlDialect, kind: str, key: str) -> Iterator[Any]:
-    """The rows of one kind, ordered by `key` then insertion, converted as they are read."""
-    cursor = dialect.named_rows(conn, f"SELECT {listed(COLUMNS[kind])} FROM {TABLES[kind]} "
-                                      f"ORDER BY {key}, {dialect.order}", ())
-    convert = FROM[kind]
-    while batch := cursor.fetchmany(FETCH):
-        yield from map(convert, batch)
+def _accounts_after(conn: Any, dialect: SqlDialect, after: str | None, page: int) -> list[Any]:
+    where, params = ("", ()) if after is None else (f"WHERE id > {dialect.param}", (after,))
+    return _select(conn, dialect, "account", f"{where} ORDER BY id LIMIT {page:d}", params)
+
+
+def _owned(conn: Any, dialect: SqlDialect, kind: str, first: str, last: str) -> list[Any]:
+    """The rows of `kind` whose accounts lie in first..last, by account then insertion."""
+    p = dialect.param
+    return _select(conn, dialect, kind, f"WHERE account_id >= {p} AND account_id <= {p} "
+                                        f"ORDER BY account_id, {dialect.order}", (first, last))
+
+
+def _select(conn: Any, dialect: SqlDialect, kind: str, rest: str,
+            params: tuple[Any, ...]) -> list[Any]:
+    rows = dialect.named_rows(conn, f"SELECT {listed(COLUMNS[kind])} FROM {TABLES[kind]} "
+                                    f"{rest}", params)
+    return list(map(FROM[kind], rows))
 
 
 class _Stream:
