@@ -186,10 +186,12 @@ StoreRow = Account | ConsentEntry | Erasure
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One numbered change from the store's feed: the new state of one row."""
+    """One numbered change from the store's feed: the new state of one row, and the hash
+    that chains it to the change before it ('' where the store keeps none)."""
 
     version: int
     row: StoreRow
+    chain: str = ""
 
 
 @dataclass(frozen=True, slots=True)

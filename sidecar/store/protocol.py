@@ -5,12 +5,18 @@ Callers depend on the capability they use: `ConsentReader` (the sync layer),
 or `ConsentStore`: a reader and a writer, with the lookups, listings and migrations
 the CLI needs.
 
-Readers (the sync layer) need three things: `version()`, `snapshot()` (every row at one
-consent version) and `changes_since(version, limit)` (the numbered feed after a version).
-Versions are gap-free and commit in order, so a reader at version N that asks for the
-changes after N can never miss one numbered <= N, and may page with any limit.
-Writers get one consent version per changed row; a write of n rows takes n consecutive
-versions in one transaction and returns the last.
+Readers (the sync layer) need four things: `version()`, `snapshot()` (every row at one
+consent version), `changes_since(version, limit)` (the numbered feed after a version) and
+`chain_at(version)`. Versions are gap-free and commit in order, so a reader at version N
+that asks for the changes after N can never miss one numbered <= N, and may page with any
+limit. Writers get one consent version per changed row; a write of n rows takes n
+consecutive versions in one transaction and returns the last.
+
+Each change carries a chain: a hash over the chain before it and its own content
+(`store.chain`). A snapshot carries the chain at its version, and `chain_at(N)` says
+what the store's chain at N is now, so a reader that kept the chain of its version N sees
+whether the store still has the history it followed: a store restored from a backup,
+re-made or forked has another chain at N, or no version N at all.
 
 A reader may also push changes: `PushingReader.wait_for_change(timeout)` is optional, and
 the follower waits on it instead of sleeping between polls when the reader has it
@@ -33,6 +39,7 @@ class Snapshot:
 
     version: int
     rows: tuple[StoreRow, ...]
+    chain: str = ""  # the chain at `version`, read in the same transaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,12 @@ class ConsentReader(Protocol):
         """Every row at one consent version, read in one consistent transaction."""
 
     def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
-        """Up to `limit` changes numbered above `version`, in version order."""
+        """Up to `limit` changes numbered above `version`, in version order, each with its
+        chain; StoreError when the feed holds one numbered above the version counter."""
+
+    def chain_at(self, version: int) -> str | None:
+        """The store's chain at `version` (0: before any change), or None when the store's
+        version is below it (the store went backwards)."""
 
     def close(self) -> None:
         """Release the connection."""

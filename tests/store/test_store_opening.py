@@ -114,13 +114,15 @@ def test_a_new_schema_version_is_applied_by_init_only_and_keeps_the_data(
     """A reader refuses an older schema; init applies the pending migration, data intact."""
     store.close()
     marks = MARKS[backend]
-    shipped = marks.migrations()
-    added = Migration(2, "0002_test.sql", "ALTER TABLE accounts ADD COLUMN note text;")
+    shipped, newest = marks.migrations(), latest(marks)
+    added = Migration(newest + 1, f"{newest + 1:04d}_test.sql",
+                      "ALTER TABLE accounts ADD COLUMN note text;")
     monkeypatch.setattr(marks, "migrations", lambda: [*shipped, added])
     with pytest.raises(StoreUnavailableError, match="run `maytrain store init` to migrate"):
         open_store(store_url, policy=POLICY)
     with open_store(store_url, create=True, policy=POLICY) as migrated:
-        assert (migrated.migration.schema_before, migrated.migration.schema_after) == (1, 2)
+        assert (migrated.migration.schema_before,
+                migrated.migration.schema_after) == (newest, newest + 1)
         assert migrated.account(account) is not None and migrated.version() == 1
     open_store(store_url, policy=POLICY).close()
 

@@ -49,7 +49,8 @@ class NaiveSqliteVersions:
 
 class SequenceVersions:
     """The wrong way in PostgreSQL: number writes from a plain sequence inside the write
-    transaction (as a `bigserial` version column would)."""
+    transaction (as a `bigserial` version column would); the counter is only raised to
+    the write's last version after that (readers refuse a change above the counter)."""
 
     def __init__(self) -> None:
         self.pause = lambda: None
@@ -59,6 +60,8 @@ class SequenceVersions:
         (first,) = conn.execute("SELECT nextval('naive_versions')").fetchone()
         conn.execute("SELECT setval('naive_versions', %s)", (first + count - 1,))
         self.pause()
+        conn.execute("UPDATE consent_version SET version = greatest(version, %s) WHERE id = 1",
+                     (first + count - 1,))
         return first
 
 

@@ -33,7 +33,8 @@ def named_rows(conn: psycopg.Connection, query: str,
 # order, as SQLite's rowid does; ids are matched against one array per 10,000.
 POSTGRES = SqlDialect(param="%s", same="IS NOT DISTINCT FROM", order="seq",
                       begin_write="BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
-                      arrays=True, id_batch=10_000, named_rows=named_rows)
+                      arrays=True, id_batch=10_000, greatest="greatest",
+                      named_rows=named_rows)
 
 
 class PostgresSchema:
@@ -46,6 +47,7 @@ class PostgresSchema:
               "`maytrain store init`",
         foreign="{where}: schema {name} holds other tables but no maytrain consent store; it "
                 "was left untouched")
+    dialect = POSTGRES
 
     def migrations(self) -> list[Migration]:
         """Every schema file shipped with the backend, in order."""
@@ -85,11 +87,15 @@ class PostgresSchema:
         state = self.read_state(conn)
         return state.schema_version if state.is_ours else 0
 
-    def apply(self, conn: psycopg.Connection, migration: Migration) -> None:
-        """Run the file (one multi-statement string), then record its number."""
-        conn.execute(migration.text)
-        conn.execute("UPDATE maytrain_schema SET version = %s WHERE id = 1",
-                     (migration.number,))
+    def run(self, conn: psycopg.Connection, text: str) -> None:
+        """Run the statements (one multi-statement string; nothing for comments only)."""
+        if any(line.strip() and not line.strip().startswith("--")
+               for line in text.splitlines()):
+            conn.execute(text)
+
+    def mark(self, conn: psycopg.Connection, number: int) -> None:
+        """Record schema version `number` in the maytrain_schema table."""
+        conn.execute("UPDATE maytrain_schema SET version = %s WHERE id = 1", (number,))
 
     def rollback(self, conn: psycopg.Connection) -> None:
         """End the failed migration's transaction."""

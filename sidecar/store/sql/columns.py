@@ -27,7 +27,7 @@ COLUMNS = {
     "erasure": ("id", "account_id", "user_id", "requested_at", "recorded_by", "version"),
 }
 # What every change-log record holds besides the changed row's values.
-CHANGE_HEAD = ("version", "kind", "changed_at", "changed_by")
+CHANGE_HEAD = ("version", "kind", "changed_at", "changed_by", "chain")
 # (change-log column, table column): how each kind's values are logged.
 LOGGED_AS = {kind: tuple(("row_version" if c == "version" else c, c) for c in columns)
              for kind, columns in COLUMNS.items()}
@@ -119,8 +119,9 @@ def row_from_change(record: Mapping[str, Any]) -> StoreRow:
 
 
 def change_record(kind: str, version: int, values: Mapping[str, Any], now: Micros,
-                  actor: str) -> Values:
+                  actor: str, chain: str) -> Values:
     """The change-log record of a row of `kind` (its `values`) written at `version`."""
-    record: Values = {"version": version, "kind": kind, "changed_at": now, "changed_by": actor}
+    record: Values = {"version": version, "kind": kind, "changed_at": now, "changed_by": actor,
+                      "chain": chain}
     record.update((logged, values[column]) for logged, column in LOGGED_AS[kind])
     return record

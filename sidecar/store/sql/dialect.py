@@ -20,6 +20,7 @@ class SqlDialect:
     begin_write: str   # opens a write transaction that serialises writers (see versions)
     arrays: bool       # membership as `= ANY(array)` (True) or `IN (?, ?, ...)` (False)
     id_batch: int      # ids per membership query
+    greatest: str      # the larger of two values: "max" or "greatest"
     named_rows: NamedRows
 
     def marks(self, count: int) -> str:

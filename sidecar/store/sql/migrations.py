@@ -5,20 +5,29 @@ version NNNN. Migrations only add: a foreign or newer store is refused, never re
 Each migration runs in its own transaction, under a lock that serialises concurrent
 `store init` runs, so each is applied once. A backend's `SchemaMarks` say how it records
 which migration was applied and how it locks.
+
+What SQL cannot do (hash a log's rows in order) a file asks for with a line
+`-- step: NAME`: the step of that name in STEPS runs there, in the same transaction.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
 from ..errors import StoreUnavailableError
 from ..protocol import MigrationResult
+from .dialect import SqlDialect
+from .history import chain_changes
 
 _FILE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+_STEP = re.compile(r"^-- step: ([a-z_]+)\b.*$", re.MULTILINE)
+Step = Callable[[Any, SqlDialect], None]
+STEPS: dict[str, Step] = {"chain_changes": chain_changes}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,11 @@ class Migration:
     number: int
     name: str
     text: str
+
+    def sections(self) -> list[tuple[str, str]]:
+        """The file's SQL between its step lines, each with the step after it ('' at the end)."""
+        parts = _STEP.split(self.text)
+        return list(zip(parts[0::2], [*parts[1::2], ""], strict=True))
 
 
 @functools.cache
@@ -63,6 +77,7 @@ class SchemaMarks(Protocol):
     """How a backend marks its store with the last migration applied, and runs one."""
 
     refusals: Refusals
+    dialect: SqlDialect
 
     def migrations(self) -> list[Migration]:
         """Every schema file the backend ships, in order."""
@@ -79,8 +94,11 @@ class SchemaMarks(Protocol):
     def applied(self, conn: Any) -> int:
         """The last migration applied (0 for none), read under the lock."""
 
-    def apply(self, conn: Any, migration: Migration) -> None:
-        """Run the migration's statements and mark the place with its number."""
+    def run(self, conn: Any, text: str) -> None:
+        """Run the SQL statements of (a section of) a schema file."""
+
+    def mark(self, conn: Any, number: int) -> None:
+        """Mark the place as migrated to schema version `number`."""
 
     def rollback(self, conn: Any) -> None:
         """End a failed migration's transaction."""
@@ -131,7 +149,11 @@ def _apply(conn: Any, marks: SchemaMarks, migration: Migration) -> None:
     try:
         # Another `store init` may have applied it while we waited for the lock.
         if marks.applied(conn) < migration.number:
-            marks.apply(conn, migration)
+            for text, step in migration.sections():
+                marks.run(conn, text)
+                if step:
+                    STEPS[step](conn, marks.dialect)
+            marks.mark(conn, migration.number)
         conn.execute("COMMIT")
     except BaseException:
         marks.rollback(conn)

@@ -1,7 +1,9 @@
 """The read half of the store protocol, once for every SQL backend.
 
 Backends keep the same tables and columns (`columns`); their dialect says how to spell
-the queries, and each backend says how it opens a read transaction.
+the queries, and each backend says how it opens a read transaction. The feed is read with
+each change's chain and checked against the version counter in the same statement: a
+change numbered above the counter was not written by maytrain's writers, and is refused.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from ..errors import StoreError
 from ..protocol import Snapshot
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
 from .dialect import SqlDialect
+from .history import chain_at
 
 
 class SqlReads:
@@ -34,24 +38,36 @@ class SqlReads:
             return _counter(conn)
 
     def snapshot(self) -> Snapshot:
-        """Every row at one consent version, read in one transaction."""
+        """Every row at one consent version, and the chain there, read in one transaction."""
         with self._reading() as conn:
             version = _counter(conn)
+            chain = chain_at(conn, self.dialect, version) or ""
             rows: list[StoreRow] = []
             for kind in ("account", "consent", "erasure"):
                 rows.extend(self._select(conn, kind, "", ()))
-        return Snapshot(version, tuple(rows))
+        return Snapshot(version, tuple(rows), chain)
 
     def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
-        """Up to `limit` changes numbered above `version`, in version order."""
+        """Up to `limit` changes numbered above `version`, in version order, with their
+        chains; StoreError when one is numbered above the version counter."""
         if limit < 1:
             raise ValueError("limit must be at least 1")
         p = self.dialect.param
         with self._query() as conn:
             found = self.dialect.named_rows(
-                conn, f"SELECT {listed(FEED_COLUMNS)} FROM changes WHERE version > {p} "
-                      f"ORDER BY version LIMIT {p}", (version, limit)).fetchall()
-        return [Change(record["version"], row_from_change(record)) for record in found]
+                conn, f"SELECT {listed(FEED_COLUMNS)}, chain, (SELECT version FROM "
+                      "consent_version WHERE id = 1) AS counter FROM changes "
+                      f"WHERE version > {p} ORDER BY version LIMIT {p}",
+                (version, limit)).fetchall()
+        if found and found[-1]["version"] > found[-1]["counter"]:
+            _refuse_above_counter(found)
+        return [Change(record["version"], row_from_change(record), record["chain"] or "")
+                for record in found]
+
+    def chain_at(self, version: int) -> str | None:
+        """The chain of the store's history up to `version`, or None past its counter."""
+        with self._query() as conn:
+            return chain_at(conn, self.dialect, version)
 
     def account(self, account_id: str) -> Account | None:
         """One account, or None."""
@@ -92,6 +108,14 @@ class SqlReads:
                                              f"{self.dialect.order}", params)
         convert = FROM[kind]
         return [convert(row) for row in rows]
+
+
+def _refuse_above_counter(found: list) -> None:
+    first = next(record for record in found if record["version"] > record["counter"])
+    raise StoreError(f"the change feed holds version {first['version']}, above the store's "
+                     f"version counter {first['counter']}: a change not numbered by a "
+                     "maytrain writer (inserted by hand, or by a bug) is not followed; the "
+                     "next write is numbered above it")
 
 
 def _counter(conn: Any) -> int:

@@ -14,7 +14,9 @@ transaction, so the writers' lock is held from numbering to commit:
   to the server's default.
 
 A rolled back write frees its numbers for the next writer, so the feed has no gaps. The
-cost is that writes are serialised; a write transaction is a few milliseconds.
+cost is that writes are serialised; a write transaction is a few milliseconds. A version
+in the log above the counter (inserted by hand, say) is numbered past, not reused; readers
+refuse to follow such a row until a write has numbered past it (see sql.reads).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ class VersionAllocator(Protocol):
 
 
 def bump_counter(conn: Any, count: int, dialect: SqlDialect) -> int:
-    """Add `count` to the version counter (its row stays locked until commit); the first
-    of the versions that frees."""
+    """Take `count` versions above both the counter and every version the log holds (a row
+    put there by hand or by a bug must not hide the next write behind it); the counter's
+    row stays locked until commit. Returns the first of the new versions."""
     (last,) = conn.execute(
-        f"UPDATE consent_version SET version = version + {dialect.param} WHERE id = 1 "
+        f"UPDATE consent_version SET version = {dialect.greatest}(version, "
+        f"(SELECT coalesce(max(version), 0) FROM changes)) + {dialect.param} WHERE id = 1 "
         "RETURNING version", (count,)).fetchone()
     return last - count + 1
 

@@ -2,7 +2,8 @@
 
 The shared write logic (`store.writing`) runs on these; the dialect spells the queries, and
 the backend's bulk insert writes a slice of new rows and their change-log records
-(executemany in SQLite, COPY in PostgreSQL).
+(executemany in SQLite, COPY in PostgreSQL). Each change is chained to the one before it
+(`store.chain`) as it is logged.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from ...core.model import Account, Change, ConsentEntry, Micros
+from ..chain import chain_of, next_chain
 from ..rows import kind_of
 from .columns import (
     CHANGE_COLUMNS,
@@ -24,14 +26,18 @@ from .columns import (
     params,
 )
 from .dialect import SqlDialect
+from .history import chain_before
+
+# A new row to insert: its change's version, that change's chain, and the row's columns.
+NewRow = tuple[int, str, Values]
 
 
 class BulkInsert(Protocol):
     """How a backend writes new rows of one kind, then their change-log records."""
 
-    def __call__(self, conn: Any, kind: str, rows: Sequence[tuple[int, Values]], now: Micros,
+    def __call__(self, conn: Any, kind: str, rows: Sequence[NewRow], now: Micros,
                  actor: str) -> None:
-        """Insert `rows` (each with its change's version) and log them as changed by `actor`."""
+        """Insert `rows` and log each as changed by `actor` at its version, with its chain."""
 
 
 class SqlTransaction:
@@ -44,6 +50,7 @@ class SqlTransaction:
                  bulk_insert: BulkInsert) -> None:
         self.conn, self.first_version = conn, first_version
         self.dialect, self.bulk_insert = dialect, bulk_insert
+        self.head = chain_before(conn, dialect, first_version)  # the last change's chain
 
     def existing_accounts(self, account_ids: Iterable[str]) -> set[str]:
         """The given account ids the store already holds."""
@@ -78,10 +85,14 @@ class SqlTransaction:
 
     def insert(self, changes: Sequence[Change], now: Micros, actor: str) -> None:
         """Insert new rows (accounts first, for the foreign keys) and log their changes."""
-        by_kind: dict[str, list[tuple[int, Values]]] = {kind: [] for kind in TABLES}
+        by_kind: dict[str, list[NewRow]] = {kind: [] for kind in TABLES}
+        head = self.head
         for change in changes:
-            kind = kind_of(change.row)
-            by_kind[kind].append((change.version, VALUES[kind](change.row, change.version)))
+            version, row = change.version, change.row
+            head = next_chain(head, version, row)
+            kind = kind_of(row)
+            by_kind[kind].append((version, head, VALUES[kind](row, version)))
+        self.head = head
         for kind, rows in by_kind.items():
             if rows:
                 self.bulk_insert(self.conn, kind, rows, now, actor)
@@ -94,7 +105,8 @@ class SqlTransaction:
         assignments = ", ".join(f"{column} = {p}" for column in changed)
         self.conn.execute(f"UPDATE {TABLES[kind]} SET {assignments} WHERE id = {p}",
                           (*params(values, changed), values["id"]))
-        record = change_record(kind, change.version, values, now, actor)
+        self.head = chain_of(self.head, change)
+        record = change_record(kind, change.version, values, now, actor, self.head)
         self.conn.execute(f"INSERT INTO changes ({listed(CHANGE_COLUMNS[kind])}) VALUES "
                           f"({self.dialect.marks(len(record))})",
                           params(record, CHANGE_COLUMNS[kind]))

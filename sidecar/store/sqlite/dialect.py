@@ -28,7 +28,7 @@ def named_rows(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> s
 # BEGIN IMMEDIATE takes the write lock first; rowid keeps insertion order; 500 ids per
 # IN (...) stays well under SQLite's variable limit.
 SQLITE = SqlDialect(param="?", same="IS", order="rowid", begin_write="BEGIN IMMEDIATE",
-                    arrays=False, id_batch=500, named_rows=named_rows)
+                    arrays=False, id_batch=500, greatest="max", named_rows=named_rows)
 
 
 class SqliteSchema:
@@ -39,6 +39,7 @@ class SqliteSchema:
               "`maytrain store init`",
         foreign="{where} is an SQLite database but not a maytrain consent store; it was "
                 "left untouched")
+    dialect = SQLITE
 
     def migrations(self) -> list[Migration]:
         """Every schema file shipped with the backend, in order."""
@@ -65,11 +66,14 @@ class SqliteSchema:
         """The last migration applied."""
         return conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def apply(self, conn: sqlite3.Connection, migration: Migration) -> None:
-        """Run the file's statements one by one, then mark the file with its number."""
-        for statement in split_statements(migration.text):
+    def run(self, conn: sqlite3.Connection, text: str) -> None:
+        """Run the statements one by one."""
+        for statement in split_statements(text):
             conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {migration.number:d}")
+
+    def mark(self, conn: sqlite3.Connection, number: int) -> None:
+        """Mark the file as a maytrain store at schema version `number`."""
+        conn.execute(f"PRAGMA user_version = {number:d}")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
 
     def rollback(self, conn: sqlite3.Connection) -> None:
