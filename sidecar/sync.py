@@ -9,6 +9,13 @@ callers share the one in flight. A failed sync changes nothing, so the staleness
 A reader that pushes changes (`wait_for_change`, see sidecar.store.protocol) is waited on
 instead of sleeping: a pushed change is synced at once, polling stays the fallback, and a
 sync at least every `heartbeat` seconds keeps a quiet store from reading as stale.
+
+The follower keeps the store's chain at its index's version (sidecar.store.chain). Every
+sync first asks the store for its chain there, and checks that each new change links to
+the one before: a store restored from a backup, re-made or forked (or a version that went
+backwards) is reloaded from a full snapshot in the same sync. If that reload fails, the
+index is dropped, so every check is denied as stale rather than decided on a history the
+store no longer has.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from typing import cast
 
 from .clock import Clock, wall_clock
 from .core.index import ConsentIndex
-from .core.model import ConsentEntry, Erasure, Micros, StoreRow
+from .core.model import Change, ConsentEntry, Erasure, Micros, StoreRow
+from .store.chain import chain_of
 from .store.protocol import ConsentReader, PushingReader
 
 log = logging.getLogger("maytrain.sync")
@@ -32,6 +40,11 @@ ReaderFactory = Callable[[], ConsentReader]
 PAGE = 10_000
 PUSH_SLICE = 0.1                 # longest wait on the reader before looking at wake/stop
 RETRY_FIRST, RETRY_MAX = 0.1, 5.0  # backoff after failed syncs, doubling per failure
+HISTORY_CHANGED = "store history changed under the sidecar: restored, re-made or forked"
+
+
+class HistoryChanged(Exception):
+    """The store no longer holds the history the index was built from (the reason why)."""
 
 
 class StoreFollower:
@@ -39,8 +52,11 @@ class StoreFollower:
 
     def __init__(self, open_reader: ReaderFactory, *, clock: Clock = wall_clock,
                  on_index: Callable[[ConsentIndex], None] | None = None,
-                 initial: ConsentIndex | None = None,
+                 initial: ConsentIndex | None = None, initial_chain: str = "",
                  on_time_seen: Callable[[Micros], None] | None = None) -> None:
+        # `initial_chain`, the store's chain at the warm-start index's version, lets the
+        # first sync follow changes from there instead of reloading; pass it only for a
+        # file whose seal is keyed, or a forged file would outlive the first sync.
         self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
         self._on_time_seen = on_time_seen
         self._reader: ConsentReader | None = None
@@ -49,6 +65,10 @@ class StoreFollower:
         self.last_error = ""
         self.snapshot_loads = 0
         self.failures = 0
+        self.history_reloads = 0
+        self.last_history_reload = ""  # why the store's history was last found changed
+        # The store's chain at index.version, as followed (None: unknown, load a snapshot).
+        self._chain: str | None = (initial_chain or None) if initial is not None else None
         self._pushes = False
         self._lock = threading.Lock()
         self._flight: threading.Event | None = None
@@ -98,6 +118,11 @@ class StoreFollower:
                         self._changed.acquire()
                     self._changed.wait(min(remaining, 0.02))
         return self.index
+
+    @property
+    def chain(self) -> str:
+        """The store's chain at the index's version ('' while unknown)."""
+        return self._chain or ""
 
     def wake(self) -> None:
         """Ask the follow loop to sync now (a pushed notification arrived)."""
@@ -157,7 +182,7 @@ class StoreFollower:
         started, self._started_monotonic = self._clock(), time.monotonic_ns()
         try:
             reader = self._reader or self._connect()
-            index = self._advance(reader, started)
+            index, chain = self._advance(reader, started)
         except Exception as exc:  # any failure leaves the old index; staleness runs on
             self._failed(exc)
             return
@@ -165,6 +190,7 @@ class StoreFollower:
             log.info("store reachable again at consent version %d", index.version)
         with self._changed:
             self.last_error, self.warm_started, self.index = "", False, index
+            self._chain = chain
             self._changed.notify_all()
         self.failures = 0
         if self._on_index is not None:
@@ -175,23 +201,57 @@ class StoreFollower:
         self._pushes = callable(getattr(self._reader, "wait_for_change", None))
         return self._reader
 
-    def _advance(self, reader: ConsentReader, started: Micros) -> ConsentIndex:
-        """The index after this sync: changes on top of ours, or a fresh snapshot."""
-        index = self.index
-        if index is None or self.warm_started:
-            snapshot = reader.snapshot()
-            self.snapshot_loads += 1
-            log.info("loaded a full snapshot at consent version %d (%d rows)",
-                     snapshot.version, len(snapshot.rows))
-            self._seen(snapshot.rows)
-            return ConsentIndex.build(snapshot.version, snapshot.rows,
-                                      synced_at=self._rebased(started))
+    def _advance(self, reader: ConsentReader, started: Micros) -> tuple[ConsentIndex, str]:
+        """The index after this sync and the chain at its version: changes on top of ours,
+        or a fresh snapshot (the first time, after a warm start from a file without the
+        chain, or when history changed)."""
+        index, chain = self.index, self._chain
+        if index is None or chain is None:
+            return self._load(reader, started)
+        try:
+            _check_history(reader, index.version, chain)
+            return self._catch_up(reader, index, chain, started)
+        except HistoryChanged as exc:
+            return self._reload(reader, started, str(exc))
+
+    def _load(self, reader: ConsentReader, started: Micros) -> tuple[ConsentIndex, str]:
+        snapshot = reader.snapshot()
+        self.snapshot_loads += 1
+        log.info("loaded a full snapshot at consent version %d (%d rows)",
+                 snapshot.version, len(snapshot.rows))
+        self._seen(snapshot.rows)
+        return ConsentIndex.build(snapshot.version, snapshot.rows,
+                                  synced_at=self._rebased(started)), snapshot.chain
+
+    def _catch_up(self, reader: ConsentReader, index: ConsentIndex, chain: str,
+                  started: Micros) -> tuple[ConsentIndex, str]:
+        """Apply the changes after the index's version, each checked to link to the last."""
         while True:
             changes = reader.changes_since(index.version, PAGE)
+            chain = _linked(chain, index.version, changes)
             self._seen(change.row for change in changes)
             index = index.apply(changes, synced_at=self._rebased(started))
             if len(changes) < PAGE:
-                return index
+                return index, chain
+
+    def _reload(self, reader: ConsentReader, started: Micros,
+                reason: str) -> tuple[ConsentIndex, str]:
+        """Replace a divergent index with a snapshot; drop it if the snapshot fails."""
+        self.history_reloads += 1
+        self.last_history_reload = reason
+        log.warning("%s; reloading (%s)", HISTORY_CHANGED, reason)
+        try:
+            return self._load(reader, started)
+        except Exception:
+            self._drop_index()
+            raise
+
+    def _drop_index(self) -> None:
+        """Fail closed: no index is better than one from a history the store lost."""
+        log.warning("dropped the cache until a snapshot loads: every check is denied as stale")
+        with self._changed:
+            self.index, self._chain, self.warm_started = None, None, False
+            self._changed.notify_all()
 
     def _rebased(self, started: Micros) -> Micros:
         """When this sync started, on the clock as it reads now: a clock moved up to a
@@ -219,6 +279,28 @@ class StoreFollower:
             # Closing a broken connection may fail too; there is nothing to do about it.
             with contextlib.suppress(Exception):
                 reader.close()
+
+
+def _check_history(reader: ConsentReader, version: int, chain: str) -> None:
+    """Raise HistoryChanged unless the store's chain at `version` is still `chain`."""
+    found = reader.chain_at(version)
+    if found is None:
+        raise HistoryChanged(f"the store went back from consent version {version} to "
+                             f"{reader.version()}")
+    if found != chain:
+        raise HistoryChanged(f"the store's chain at consent version {version} is not the "
+                             "one this sidecar followed")
+
+
+def _linked(chain: str, version: int, changes: list[Change]) -> str:
+    """The chain after `changes`, each checked to follow the one before (HistoryChanged)."""
+    for change in changes:
+        expected = chain_of(chain, change)
+        if change.chain != expected:
+            raise HistoryChanged(f"change {change.version} does not follow the chain at "
+                                 f"consent version {version}")
+        chain, version = expected, change.version
+    return chain
 
 
 def _reached(index: ConsentIndex | None, version: int) -> bool:

@@ -265,6 +265,9 @@ class GetStatusResponse(_message.Message):
     CONSENT_ENTRIES_FIELD_NUMBER: _builtins.int
     STORE_FIELD_NUMBER: _builtins.int
     WARM_STARTED_FIELD_NUMBER: _builtins.int
+    SYNC_ERROR_FIELD_NUMBER: _builtins.int
+    HISTORY_RELOADS_FIELD_NUMBER: _builtins.int
+    LAST_HISTORY_RELOAD_FIELD_NUMBER: _builtins.int
     consent_version: _builtins.int
     """The consent version the cache holds; zero when it holds no data."""
     policy_version: _builtins.str
@@ -284,6 +287,17 @@ class GetStatusResponse(_message.Message):
     """Whether the sidecar started from a snapshot file (a warm start) rather
     than from an empty cache.
     """
+    sync_error: _builtins.str
+    """Why the latest sync with the store failed; empty when it succeeded. The
+    cache keeps its data, and its staleness grows, until a sync succeeds.
+    """
+    history_reloads: _builtins.int
+    """How many times the sidecar found that the store no longer held the history
+    its cache was built from (restored from a backup, re-made or forked) and
+    reloaded a full snapshot; zero in a healthy deployment.
+    """
+    last_history_reload: _builtins.str
+    """Why the latest such reload was needed; empty when there was none."""
     @_builtins.property
     def last_sync_time(self) -> _timestamp_pb2.Timestamp:
         """When the cache last synced successfully with the store; unset if it never
@@ -308,10 +322,13 @@ class GetStatusResponse(_message.Message):
         consent_entries: _builtins.int = ...,
         store: _builtins.str = ...,
         warm_started: _builtins.bool = ...,
+        sync_error: _builtins.str = ...,
+        history_reloads: _builtins.int = ...,
+        last_history_reload: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_sync_time", b"last_sync_time", "staleness", b"staleness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "consent_entries", b"consent_entries", "consent_version", b"consent_version", "last_sync_time", b"last_sync_time", "policy_version", b"policy_version", "serving", b"serving", "staleness", b"staleness", "store", b"store", "warm_started", b"warm_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "consent_entries", b"consent_entries", "consent_version", b"consent_version", "history_reloads", b"history_reloads", "last_history_reload", b"last_history_reload", "last_sync_time", b"last_sync_time", "policy_version", b"policy_version", "serving", b"serving", "staleness", b"staleness", "store", b"store", "sync_error", b"sync_error", "warm_started", b"warm_started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
