@@ -49,9 +49,16 @@ class Sidecar:
         self.observability = Observability(self.settings, policy.version, CacheView(
             index=lambda: self.follower.index, serving=lambda: self.service.serving(),
             clock=self.clock))
+        # A file's chain lets the first sync follow on from it, but only a keyed seal
+        # proves the file's rows are what that chain covers (see StoreFollower).
+        header = self.snapshots.header if initial is not None else None
+        if not self.snapshots.authenticated:
+            header = None
         self.follower = StoreFollower(self.observability.opener(self._open_reader),
                                       clock=self.clock, initial=initial,
-                                      on_index=self._on_index, on_time_seen=self.clock.observe)
+                                      on_index=self._on_index, on_time_seen=self.clock.observe,
+                                      initial_chain=header.chain if header else "")
+        self.snapshots.on_written = self.follower.rebase
         self.service = ConsentCheckService(
             self.follower, policy, self.clock, store=mask_url(settings.store),
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping,
@@ -101,7 +108,7 @@ class Sidecar:
         # No gc.freeze() per version any more: the compact index is a few large buffers,
         # not millions of objects for the collector to scan, and freezing every version
         # kept each replaced overlay alive for good.
-        self.snapshots.offer(index)
+        self.snapshots.offer(index, self.follower.chain or "", self.follower.snapshot_loads)
 
     def _follow(self) -> None:
         # A store that pushes its changes is polled rarely; syncing at least four times per

@@ -53,6 +53,11 @@ class SnapshotWriter:
             log.info("snapshot file %s is not authenticated (no --snapshot-key-file): its "
                      "checksum detects corruption, not a forged file", self.path)
 
+    @property
+    def authenticated(self) -> bool:
+        """True when the file is sealed with a key (HMAC): only this sidecar could write it."""
+        return self._key is not None
+
     def load(self, now: Micros) -> ConsentIndex | None:
         """The saved index for this store, if there is a usable one (synced by `now`)."""
         if self.path is None:

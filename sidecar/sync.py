@@ -25,11 +25,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import cast
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, cast
 
 from .clock import Clock, wall_clock
-from .core.index import ConsentIndex
+from .core.index import AccountRows, ConsentIndex
 from .core.model import Change, ConsentEntry, Erasure, Micros, StoreRow
 from .store.chain import chain_of
 from .store.protocol import ConsentReader, PushingReader
@@ -69,6 +69,7 @@ class StoreFollower:
         self.last_history_reload = ""  # why the store's history was last found changed
         # The store's chain at index.version, as followed (None: unknown, load a snapshot).
         self._chain: str | None = (initial_chain or None) if initial is not None else None
+        self._packed: tuple[ConsentIndex, int] | None = None  # a packing to move onto
         self._pushes = False
         self._lock = threading.Lock()
         self._flight: threading.Event | None = None
@@ -123,6 +124,13 @@ class StoreFollower:
     def chain(self) -> str:
         """The store's chain at the index's version ('' while unknown)."""
         return self._chain or ""
+
+    def rebase(self, packed: ConsentIndex, loads: int) -> None:
+        """Take a packing of an earlier index of this follower (the snapshot writer's file,
+        mapped): the next sync moves the index onto it, keeping only later changes in its
+        overlay. `loads` is `snapshot_loads` when that index was offered: a packing from
+        before a reload is of another history, and is dropped."""
+        self._packed = (packed, loads)
 
     def wake(self) -> None:
         """Ask the follow loop to sync now (a pushed notification arrived)."""
@@ -208,13 +216,25 @@ class StoreFollower:
         index, chain = self.index, self._chain
         if index is None or chain is None:
             return self._load(reader, started)
+        index = self._onto_packed(index)
         try:
             _check_history(reader, index.version, chain)
             return self._catch_up(reader, index, chain, started)
         except HistoryChanged as exc:
             return self._reload(reader, started, str(exc))
 
+    def _onto_packed(self, index: ConsentIndex) -> ConsentIndex:
+        """The index moved onto the latest packing of it, if one is waiting (see rebase)."""
+        packed, self._packed = self._packed, None
+        if packed is None or packed[1] != self.snapshot_loads or packed[0].version > index.version:
+            return index
+        return index.rebased(packed[0].base, packed[0].version)
+
     def _load(self, reader: ConsentReader, started: Micros) -> tuple[ConsentIndex, str]:
+        # A capability of the reader's class (as the store protocols are), not of whatever
+        # a wrapper forwards: a reader that wraps snapshot() is read through it.
+        if getattr(type(reader), "snapshot_grouped", None) is not None:
+            return self._load_grouped(reader.snapshot_grouped, started)  # type: ignore[attr-defined]
         snapshot = reader.snapshot()
         self.snapshot_loads += 1
         log.info("loaded a full snapshot at consent version %d (%d rows)",
@@ -222,6 +242,19 @@ class StoreFollower:
         self._seen(snapshot.rows)
         return ConsentIndex.build(snapshot.version, snapshot.rows,
                                   synced_at=self._rebased(started)), snapshot.chain
+
+    def _load_grouped(self, grouped: Callable[[], Any],
+                      started: Micros) -> tuple[ConsentIndex, str]:
+        """A snapshot streamed in account order, packed as it is read (bounded memory)."""
+        latest = _LatestTime()
+        with grouped() as (version, chain, groups):
+            index = ConsentIndex.from_groups(version, latest.watch(groups))
+        self.snapshot_loads += 1
+        log.info("loaded a full snapshot at consent version %d (%d accounts, %d entries)",
+                 version, index.account_count, index.entry_count)
+        if latest.value is not None and self._on_time_seen is not None:
+            self._on_time_seen(latest.value)
+        return index.confirmed(self._rebased(started)), chain
 
     def _catch_up(self, reader: ConsentReader, index: ConsentIndex, chain: str,
                   started: Micros) -> tuple[ConsentIndex, str]:
@@ -301,6 +334,22 @@ def _linked(chain: str, version: int, changes: list[Change]) -> str:
                                  f"consent version {version}")
         chain, version = expected, change.version
     return chain
+
+
+class _LatestTime:
+    """The latest write time among the rows of account groups streamed past it."""
+
+    def __init__(self) -> None:
+        self.value: Micros | None = None
+
+    def watch(self, groups: Iterable[AccountRows]) -> Iterator[AccountRows]:
+        """The groups, unchanged, noting their rows' write times on the way."""
+        for group in groups:
+            _, account, entries, erasures = group
+            found = latest_time([*([account] if account else ()), *entries, *erasures])
+            if found is not None and (self.value is None or found > self.value):
+                self.value = found
+            yield group
 
 
 def _reached(index: ConsentIndex | None, version: int) -> bool:

@@ -8,14 +8,17 @@ change numbered above the counter was not written by maytrain's writers, and is 
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
+from ...core.index import AccountRows
 from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
 from ..errors import StoreError
 from ..protocol import Snapshot
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
 from .dialect import SqlDialect
+from .grouped import grouped_rows
 from .history import chain_at
 
 
@@ -46,6 +49,16 @@ class SqlReads:
             for kind in ("account", "consent", "erasure"):
                 rows.extend(self._select(conn, kind, "", ()))
         return Snapshot(version, tuple(rows), chain)
+
+    @contextmanager
+    def snapshot_grouped(self) -> Iterator[tuple[int, str, Iterator[AccountRows]]]:
+        """Every row at one consent version and the chain there, streamed a page of
+        accounts at a time with their entries and erasures (see `grouped`), in one
+        read transaction that lasts while the caller reads."""
+        with self._reading() as conn:
+            version = _counter(conn)
+            yield version, chain_at(conn, self.dialect, version) or "", grouped_rows(
+                conn, self.dialect)
 
     def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
         """Up to `limit` changes numbered above `version`, in version order, with their
