@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/grpc_bench.py
 	$(BIN)/python bench/observability_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/scale_bench.py  # builds the 1M-account store once (~4 min), cached
 	@if [ -n "$$MAYTRAIN_TEST_POSTGRES_URL" ]; then $(BIN)/python bench/revocation_bench.py; fi
 
 ## lint: ruff over the tree, mypy --strict over the core and the client, buf over the protos
