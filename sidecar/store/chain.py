@@ -62,8 +62,9 @@ def genesis(store_id: str) -> str:
 
 def _heads() -> dict[type, str]:
     """Per row type, the canonical form's text before the version's values."""
-    samples = {Account: Account(""), ConsentEntry: ConsentEntry("", "", "", "", Effect.GRANT),
-               Erasure: Erasure("", "")}
+    samples: dict[type, StoreRow] = {
+        Account: Account(""), ConsentEntry: ConsentEntry("", "", "", "", Effect.GRANT),
+        Erasure: Erasure("", "")}
     return {cls: f"{_encode(kind_of(sample))},{_encode(list(FIELDS[cls]))},"
             for cls, sample in samples.items()}
 
