@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 import grpc
+from processes import free_port, maytrain
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
@@ -35,17 +35,6 @@ from maytrain.v1 import consent_pb2
 HERE = Path(__file__).parent
 CATEGORIES = ["service_generated.usage", "service_generated.telemetry",
               "customer_content.chat", "customer_content.document", "customer_content.audio"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def maytrain() -> list[str]:
-    script = Path(sys.executable).parent / "maytrain"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sidecar.cli"]
 
 
 def make_store(workdir: Path, accounts: int) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import psycopg
+from processes import free_port, maytrain
 from psycopg import sql
 
 from maytrain.v1 import consent_check_service_pb2 as pb
@@ -53,17 +53,6 @@ def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile of `values` (q in 0..100)."""
     ordered = sorted(values)
     return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def maytrain() -> list[str]:
-    script = Path(sys.executable).parent / "maytrain"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sidecar.cli"]
 
 
 @contextmanager

@@ -22,7 +22,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from processes import free_port
 from scale_store import account_id, ensure_store  # noqa: E402
 
 from maytrain.v1 import consent_check_service_pb2 as pb  # noqa: E402
@@ -48,12 +48,6 @@ VALUES = ROOT / "helm" / "maytrain" / "values.yaml"
 GOALS = {"rss_mb": 150, "cold_s": 5, "warm_s": 2, "bytes_per_entry": 100}
 CATEGORIES = ["service_generated.telemetry", "customer_content.chat", "customer_content.audio"]
 DENIED_OPTED_OUT = consent_pb2.REASON_DENIED_OPTED_OUT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def memory_mb(pid: int) -> dict[str, float]:

@@ -18,7 +18,6 @@ import argparse
 import itertools
 import queue
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from processes import free_port, maytrain
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
@@ -40,17 +40,6 @@ from sidecar.store import AccountRequest, ConsentRequest, open_store
 TIMEOUT = 5.0
 ALLOWED = {consent_pb2.REASON_ALLOWED_BY_TERMS, consent_pb2.REASON_ALLOWED_BY_CONSENT}
 SAMPLE = ["sample-terms", "sample-opted-out", "sample-consented", "sample-eu"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def maytrain() -> list[str]:
-    script = Path(sys.executable).parent / "maytrain"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "sidecar.cli"]
 
 
 def rss_kib(pid: int) -> int:
