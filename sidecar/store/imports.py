@@ -56,15 +56,21 @@ class ImportBatch:
 def parse_lines(lines: Iterable[str]) -> ImportBatch:
     """Parse JSON Lines into requests; ValidationError names the first bad line and field."""
     batch = ImportBatch()
+    for number, request in numbered_requests(lines):
+        batch.requests.append(request)
+        batch.lines.append(number)
+    return batch
+
+
+def numbered_requests(lines: Iterable[str]) -> Iterator[tuple[int, WriteRequest]]:
+    """Each non-blank line's request with its line number; ValidationError names the line."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            batch.requests.append(parse_line(line))
+            yield number, parse_line(line)
         except ValidationError as exc:
             raise exc.at_line(number) from None
-        batch.lines.append(number)
-    return batch
 
 
 def parse_line(line: str) -> WriteRequest:
@@ -163,13 +169,8 @@ def _slices(path: str | Path,
     try:
         with open(path, encoding="utf-8") as handle:
             batch = ImportBatch()
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    batch.requests.append(parse_line(line))
-                except ValidationError as exc:
-                    raise exc.at_line(number) from None
+            for number, request in numbered_requests(handle):
+                batch.requests.append(request)
                 batch.lines.append(number)
                 if len(batch.requests) >= size:
                     yield batch.requests, batch.lines

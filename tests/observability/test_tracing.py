@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from observed_sidecar import cycle, wire_record
 
@@ -55,6 +57,10 @@ def test_every_rpc_is_a_span_with_the_consent_version_and_record_count(start, sp
 def test_every_sync_is_a_span_with_the_rows_it_read(start, spans):
     running = start(sync_interval=0.05)
     version = running.sidecar.follower.index.version
+    deadline = time.monotonic() + 10  # on a busy machine the first poll may take a while
+    while time.monotonic() < deadline and not any(
+            s.name == "maytrain.sync.changes" for s in spans.get_finished_spans()):
+        time.sleep(0.05)
     running.stop()
 
     finished = spans.get_finished_spans()
