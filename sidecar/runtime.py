@@ -12,8 +12,8 @@ import threading
 from .clock import DecisionClock
 from .core.index import ConsentIndex
 from .core.policy import Policy
-from .metrics import CacheView
 from .observability import Observability
+from .observability.metrics import CacheView
 from .server.service import ConsentCheckService
 from .server.tls import tls_files
 from .server.transport import GrpcTransport

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from ..core.model import Reason, Verdict
-from ..receipts import ReceiptFilter, read_receipts
-from ..receipts.lines import receipt_time
-from ..receipts.reader import ReadStats
+from ..observability.receipts import ReceiptFilter, read_receipts
+from ..observability.receipts.lines import receipt_time
+from ..observability.receipts.reader import ReadStats
 from . import options
 
 

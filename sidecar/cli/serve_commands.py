@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 
-from .. import logs
+from ..observability import logs
 from ..policy_files import load_policy
 from . import options
 

@@ -27,7 +27,7 @@ from ..core.decision import decide_batch, stale_cache_problem
 from ..core.index import ConsentIndex
 from ..core.model import Decision, Micros, Record
 from ..core.policy import Policy
-from ..observers import NO_OBSERVER, BatchObserver, DecidedBatch
+from ..observability.observers import NO_OBSERVER, BatchObserver, DecidedBatch
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name

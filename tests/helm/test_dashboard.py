@@ -12,7 +12,7 @@ from chart_render import CHART_DIR
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sidecar.metrics import NAMES, CacheView, Metrics
+from sidecar.observability.metrics import NAMES, CacheView, Metrics
 
 DASHBOARD = json.loads((CHART_DIR / "dashboards" / "maytrain.json").read_text())
 METRIC = re.compile(r"\bmaytrain_[a-z_]+")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sidecar.core.model import Decision, Reason, Record, Rule
-from sidecar.observers import DecidedBatch
+from sidecar.observability.observers import DecidedBatch
 
 NOW = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 REASONS = list(Reason)

@@ -16,7 +16,7 @@ from running_sidecar import Launcher, free_port, maytrain_command
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
-from sidecar.logs import Scrubber, configure, known_secrets
+from sidecar.observability.logs import Scrubber, configure, known_secrets
 
 URL_PASSWORD, PG_PASSWORD, FILE_PASSWORD = "url-s3cret-7", "pg-s3cret-8", "file-s3cret-9"
 

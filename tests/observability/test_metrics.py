@@ -12,8 +12,8 @@ from receipt_batches import REASONS, batch
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar.core import InvalidValueError
-from sidecar.metrics import NAMES, CacheView, Metrics, split_address
-from sidecar.observed_reader import ObservedReader, observed_opener
+from sidecar.observability.metrics import NAMES, CacheView, Metrics, split_address
+from sidecar.observability.reader import ObservedReader, observed_opener
 from sidecar.settings import Settings
 
 

@@ -10,8 +10,8 @@ import pytest
 from receipt_batches import NOW, batch
 
 from sidecar.cli import main
-from sidecar.receipts import ReceiptFilter, ReceiptWriter, Spool, SpoolLimits, read_receipts
-from sidecar.receipts.reader import ReadStats
+from sidecar.observability.receipts import ReceiptFilter, ReceiptWriter, Spool, SpoolLimits, read_receipts
+from sidecar.observability.receipts.reader import ReadStats
 
 HOUR = 3_600_000_000
 

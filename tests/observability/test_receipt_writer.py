@@ -13,9 +13,16 @@ import pytest
 from receipt_batches import NOW, batch
 
 from sidecar.core.model import Decision, Reason, Record, Rule
-from sidecar.observers import DecidedBatch
-from sidecar.receipts import FIELDS, ReceiptWriter, Spool, SpoolLimits, read_receipts, spool_files
-from sidecar.receipts.spool import FILE_PATTERN
+from sidecar.observability.observers import DecidedBatch
+from sidecar.observability.receipts import (
+    FIELDS,
+    ReceiptWriter,
+    Spool,
+    SpoolLimits,
+    read_receipts,
+    spool_files,
+)
+from sidecar.observability.receipts.spool import FILE_PATTERN
 
 
 def lines_in(directory: Path) -> list[dict]:

@@ -8,7 +8,7 @@ import threading
 from observed_sidecar import cycle, samples
 
 from maytrain.v1 import consent_check_service_pb2 as pb
-from sidecar.receipts import read_receipts
+from sidecar.observability.receipts import read_receipts
 
 
 def test_every_decision_is_spooled_or_counted_as_dropped(start, tmp_path):

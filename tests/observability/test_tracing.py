@@ -8,7 +8,7 @@ import pytest
 from observed_sidecar import cycle, wire_record
 
 from maytrain.v1 import consent_check_service_pb2 as pb
-from sidecar import tracing
+from sidecar.observability import tracing
 
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402

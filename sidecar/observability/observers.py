@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, Protocol
 
-from .core.model import Decision, Micros, Record
+from ..core.model import Decision, Micros, Record
 
 log = logging.getLogger("maytrain.server")
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from .store.masking import PASSWORD_PARAM
+from ..store.masking import PASSWORD_PARAM
 
 FORMATS = ("text", "json")
 LEVELS = ("debug", "info", "warning", "error")

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .store.protocol import ConsentReader
+from ..store.protocol import ConsentReader
 from .tracing import Tracing
 
 Report = Callable[[str], None]

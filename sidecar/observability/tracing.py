@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .core.model import Verdict
+from ..core.model import Verdict
 from .observers import DecidedBatch
 
 log = logging.getLogger("maytrain.tracing")

@@ -11,12 +11,12 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 
+from ..settings import Settings
+from ..store.protocol import ConsentReader
 from .metrics import CacheView, Metrics, MetricsServer
-from .observed_reader import observed_opener
 from .observers import BatchObserver, observer_of
+from .reader import observed_opener
 from .receipts import ReceiptWriter, Spool, SpoolLimits
-from .settings import Settings
-from .store.protocol import ConsentReader
 from .tracing import Tracing, from_environment
 
 log = logging.getLogger("maytrain.server")

@@ -25,9 +25,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from .core.errors import InvalidValueError
-from .core.index import ConsentIndex
-from .core.model import Micros, Reason
+from ..core.errors import InvalidValueError
+from ..core.index import ConsentIndex
+from ..core.model import Micros, Reason
 from .observers import DecidedBatch
 from .receipts.writer import ReceiptCounts
 

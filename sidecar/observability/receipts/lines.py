@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
-from ..core.model import Decision, Micros, Reason, Record
+from ...core.model import Decision, Micros, Reason, Record
 from ..observers import DecidedBatch
 
 FIELDS = ("time", "rpc", "consent_version", "policy_version", "record_id", "account", "user",
