@@ -101,7 +101,8 @@ class Sidecar:
         self.follower.close()
 
     def _open_reader(self) -> ConsentStore:
-        return open_store(self.settings.store, create=False, policy=self.policy)
+        return open_store(self.settings.store, create=False, policy=self.policy,
+                          password_file=self.settings.store_password_file)
 
     def _on_index(self, index: ConsentIndex) -> None:
         """After a sync: hand the index to the snapshot writer's thread (it never blocks)."""

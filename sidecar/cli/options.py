@@ -72,7 +72,8 @@ def _os_user() -> str:
 def open_for(args: argparse.Namespace, *, create: bool = False) -> ConsentStore:
     """Open the store named by the options, validating writes against the chosen policy."""
     chosen = settings(args)
-    return open_store(chosen.store, create=create, policy=load_policy(chosen.policy))
+    return open_store(chosen.store, create=create, policy=load_policy(chosen.policy),
+                      password_file=chosen.store_password_file)
 
 
 def timestamp(value: str | None, option: str) -> Micros | None:

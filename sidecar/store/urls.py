@@ -53,6 +53,7 @@ def _open_sqlite(url: str, **options: Any) -> ConsentStore:
     if not path or "?" in path or "#" in path:
         raise StoreError(f"bad SQLite store URL {url!r}: use sqlite:///relative.db or "
                          "sqlite:////absolute/path.db")
+    options.pop("password_file", None)  # a file store has no password
     return SqliteStore(path, **options)
 
 

@@ -168,3 +168,16 @@ def test_threads_may_share_one_store(store, account):
     for thread in threads:
         thread.join(20)
     assert errors == [] and store.version() == 41
+
+
+def test_the_password_file_setting_reaches_the_store(clean_env, store_url, store, tmp_path):
+    """Settings.store_password_file is handed to open_store; no variable needs to be set."""
+    path = _password_file(tmp_path, SECRET)
+    with open_store(store_url, policy=POLICY, password_file=path) as opened:
+        assert opened.connection_info.password == SECRET
+
+
+def test_a_file_store_ignores_the_password_file_setting(tmp_path):
+    url = f"sqlite:///{tmp_path / 'consent.db'}"
+    with open_store(url, create=True, policy=POLICY, password_file="/nonexistent") as opened:
+        assert opened.version() == 0

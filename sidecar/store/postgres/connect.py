@@ -58,8 +58,13 @@ class ConnectTarget:
         return " ".join(text.split())
 
 
-def connect_target(url: str, env: Mapping[str, str] = os.environ) -> ConnectTarget:
-    """The target for a postgresql:// URL; StoreError for a malformed one (never echoing it)."""
+def connect_target(url: str, env: Mapping[str, str] = os.environ,
+                   password_file: str | None = None) -> ConnectTarget:
+    """The target for a postgresql:// URL; StoreError for a malformed one (never echoing it).
+
+    The password comes from the URL, else `password_file` (the store_password_file
+    setting), else $MAYTRAIN_STORE_PASSWORD_FILE for callers without settings, else libpq's
+    own sources."""
     secrets = _url_secrets(url, env)
     try:
         given = conninfo_to_dict(url)
@@ -69,8 +74,9 @@ def connect_target(url: str, env: Mapping[str, str] = os.environ) -> ConnectTarg
                          f"{target.scrub(str(exc))}") from None
     params: dict[str, Any] = {k: v for k, v in CLIENT_DEFAULTS.items() if k not in given}
     params["options"] = _options(str(given.get("options") or ""))
-    if not given.get("password") and env.get(PASSWORD_FILE_ENV):
-        params["password"] = read_password_file(env[PASSWORD_FILE_ENV])
+    password_file = password_file or env.get(PASSWORD_FILE_ENV)
+    if not given.get("password") and password_file:
+        params["password"] = read_password_file(password_file)
         secrets += (params["password"],)
     return ConnectTarget(url, params, secrets)
 

@@ -35,8 +35,8 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str, *, policy: Policy, create: bool = False,
                  clock: Clock | None = None, versions: VersionAllocator | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
-        self._target = connect_target(url, os.environ if env is None else env)
+                 env: Mapping[str, str] | None = None, password_file: str | None = None) -> None:
+        self._target = connect_target(url, os.environ if env is None else env, password_file)
         self.url = self.where = self._target.masked
         self._listening = False
         super().__init__(connect(self._target), policy=policy, clock=clock, versions=versions)
