@@ -80,7 +80,15 @@ def test_a_stalled_stream_is_given_up_at_its_deadline_and_denied(connect, server
     client = connect(stalling, **QUICK)
     assert list(client.filter(mixed(10), manifest=tmp_path / "m.jsonl")) == []
     assert {e["reason"] for e in read_manifest(tmp_path / "m.jsonl")} == {"DENIED_UNAVAILABLE"}
-    assert stalling.calls["CheckStream"] == 2  # max_attempts streams, each given 0.3 s
+    assert stalling.calls["CheckStream"] == 1  # the chunk's 0.3 s covers its retries too
+
+
+def test_filter_with_no_sidecar_gives_up_within_its_timeout(connect, kind, tmp_path) -> None:
+    client = connect(target=nowhere(kind[1], tmp_path), timeout=1.0)  # 5 attempts by default
+    started = time.monotonic()
+    assert list(client.filter(mixed(30), manifest=tmp_path / "m.jsonl")) == []
+    assert time.monotonic() - started < 2.5  # retries and reconnects within the one second
+    assert {e["reason"] for e in read_manifest(tmp_path / "m.jsonl")} == {"DENIED_UNAVAILABLE"}
 
 
 def test_an_answer_that_does_not_fit_the_request_is_no_answer(connect, server) -> None:

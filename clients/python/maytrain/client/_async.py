@@ -127,13 +127,14 @@ async def _filter(client: AsyncConsentClient, records: Items[T], as_record: AsRe
                     async for item in items:
                         yield item
             except StreamBroken as broken:
-                delay = attempts.failed()
+                delay = attempts.failed(window.remaining())
                 if delay is None:
                     window.fail_closed(str(broken))
                 else:
                     log.info("stream to %s broke (%s); sending %d unanswered chunk(s) again",
                              client.config.target, broken, len(window.pending))
-                    await asyncio.sleep(delay)
+                    with window.waiting():
+                        await asyncio.sleep(delay)
             finally:
                 stream.close()
     finally:
@@ -145,16 +146,20 @@ async def _drive(stream: _Stream, window: StreamWindow, source: _Source[T],
                  attempts: Attempts) -> AsyncGenerator[T, None]:
     """Send (again) what is pending, keep the window full, yield each answer's allowed items."""
     for unanswered in list(window.pending):
-        await stream.send(unanswered.request)
+        with window.waiting():
+            await stream.send(unanswered.request, window.remaining())
     while True:
         while window.wants_more():
             chunk = window.add(await source.take(window.config.chunk_size))
             if chunk is not None:
-                await stream.send(chunk.request)
+                with window.waiting():  # a write waits for the connection and flow control
+                    await stream.send(chunk.request, window.remaining())
         if window.done:
             await stream.finish()
             return
-        allowed = window.answer(await stream.receive())
+        with window.waiting():
+            response = await stream.receive(window.remaining())
+        allowed = window.answer(response)
         attempts.succeeded()
         for item in allowed:
             yield item
@@ -189,12 +194,12 @@ class _Stream:
         self.config: ClientConfig = client.config
         self._call = client._stub.CheckStream(wait_for_ready=client.config.wait_for_ready)
 
-    async def send(self, request: pb.CheckStreamRequest) -> None:
-        await self._bounded(self._call.write(request))
+    async def send(self, request: pb.CheckStreamRequest, within: float) -> None:
+        await self._bounded(self._call.write(request), within)
 
-    async def receive(self) -> pb.CheckStreamResponse:
-        """The next answer, or StreamBroken if none comes within the deadline."""
-        response = await self._bounded(self._call.read())
+    async def receive(self, within: float) -> pb.CheckStreamResponse:
+        """The next answer, or StreamBroken if none comes within `within` seconds."""
+        response = await self._bounded(self._call.read(), within)
         if not isinstance(response, pb.CheckStreamResponse):  # grpc.aio.EOF
             raise StreamBroken("the sidecar ended the stream before answering every chunk")
         return response
@@ -210,11 +215,13 @@ class _Stream:
     def close(self) -> None:
         self._call.cancel()
 
-    async def _bounded(self, step: Awaitable[R]) -> R:
+    async def _bounded(self, step: Awaitable[R], within: float | None = None) -> R:
+        limit = self.config.timeout if within is None else max(0.0, within)
         try:
-            return await asyncio.wait_for(step, self.config.timeout)
+            return await asyncio.wait_for(step, limit)
         except TimeoutError:
-            raise StreamBroken(f"no answer to a chunk within {self.config.timeout}s") from None
+            raise StreamBroken(f"no answer to a chunk within the {self.config.timeout}s "
+                               "timeout") from None
         except grpc.RpcError as error:
             if not is_no_answer(error):
                 raise rejected(error, self.config.target) from error

@@ -3,12 +3,19 @@
 Records are sent in chunks; at most `max_in_flight` chunks are sent and not yet answered
 (the read-ahead bound). Answers come in order, so the oldest pending chunk is the one
 answered. When a stream breaks, the pending chunks are sent again on a new stream.
+
+The oldest pending chunk is answered, or failed closed, after at most the client's
+`timeout` of waiting for it, retries and reconnects included (time the caller spends on
+the items yielded is not waiting). With no sidecar at all, each window of up to
+`max_in_flight` chunks is therefore failed closed after `timeout` seconds.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +52,16 @@ class StreamWindow:
         self.as_record = as_record or (lambda item: item)
         self.pending: deque[Chunk] = deque()
         self.exhausted = False
+        self.waited = 0.0  # seconds spent waiting for the oldest pending chunk
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count the time of the block (a receive, a backoff) against the oldest chunk."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.waited += time.monotonic() - started
 
     @property
     def done(self) -> bool:
@@ -66,6 +83,10 @@ class StreamWindow:
         self.pending.append(chunk)
         return chunk
 
+    def remaining(self) -> float:
+        """Seconds the oldest pending chunk may still be waited for."""
+        return self.config.timeout - self.waited
+
     def answer(self, response: pb.CheckStreamResponse) -> list[Any]:
         """The allowed items of the oldest chunk, which `response` answers."""
         chunk = self.pending[0]
@@ -74,6 +95,7 @@ class StreamWindow:
         except NoUsableAnswer as problem:
             raise StreamBroken(str(problem)) from None
         self.pending.popleft()
+        self.waited = 0.0
         self.lineage.write(chunk.records, decisions)
         return [item for item, decision in zip(chunk.items, decisions, strict=True) if decision.allowed]
 
@@ -83,6 +105,7 @@ class StreamWindow:
             chunk = self.pending[0]
             self.lineage.write(chunk.records, fail_closed(self.config, chunk.records, why))
             self.pending.popleft()
+        self.waited = 0.0
 
 
 class Attempts:
@@ -91,13 +114,15 @@ class Attempts:
     def __init__(self, retry: RetryPolicy) -> None:
         self.retry, self.failures = retry, 0
 
-    def failed(self) -> float | None:
-        """Seconds to wait before trying again, or None when the attempts are used up."""
+    def failed(self, remaining: float) -> float | None:
+        """Seconds to wait before trying again, or None when the attempts are used up or a
+        wait would outlast the oldest pending chunk's deadline (`remaining` seconds)."""
         self.failures += 1
-        if self.failures >= self.retry.max_attempts:
+        delay = self.retry.delay(self.failures + 1)
+        if self.failures >= self.retry.max_attempts or delay >= remaining:
             self.failures = 0  # the next chunks get attempts of their own
             return None
-        return self.retry.delay(self.failures + 1)
+        return delay
 
     def succeeded(self) -> None:
         self.failures = 0

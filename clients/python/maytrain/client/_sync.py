@@ -125,13 +125,14 @@ def _filter(client: ConsentClient, records: Iterable[T], as_record: AsRecord,
             try:
                 yield from _drive(stream, window, source, attempts)
             except StreamBroken as broken:
-                delay = attempts.failed()
+                delay = attempts.failed(window.remaining())
                 if delay is None:
                     window.fail_closed(str(broken))
                 else:
                     log.info("stream to %s broke (%s); sending %d unanswered chunk(s) again",
                              client.config.target, broken, len(window.pending))
-                    time.sleep(delay)
+                    with window.waiting():
+                        time.sleep(delay)
             finally:
                 stream.close()
     finally:
@@ -152,7 +153,9 @@ def _drive(stream: _Stream, window: StreamWindow, source: Iterator[T],
         if window.done:
             stream.finish()
             return
-        allowed = window.answer(stream.receive())
+        with window.waiting():
+            response = stream.receive(window.remaining())
+        allowed = window.answer(response)
         attempts.succeeded()
         yield from allowed
 
@@ -171,17 +174,18 @@ class _Stream:
     def send(self, request: pb.CheckStreamRequest) -> None:
         self._outbox.put(request)
 
-    def receive(self) -> pb.CheckStreamResponse:
-        """The next answer, or StreamBroken if none comes within the deadline."""
+    def receive(self, within: float) -> pb.CheckStreamResponse:
+        """The next answer, or StreamBroken if none comes within `within` seconds."""
         try:
-            with self._deadline():
+            with self._deadline(within):
                 return next(self._call)
         except StopIteration:
             raise StreamBroken("the sidecar ended the stream before answering every chunk") \
                 from None
         except grpc.RpcError as error:
             if self._expired:
-                raise StreamBroken(f"no answer to a chunk within {self.timeout}s") from None
+                raise StreamBroken(f"no answer to a chunk within the {self.timeout}s "
+                                   "timeout") from None
             if not is_no_answer(error):
                 raise rejected(error, self.target) from error
             raise StreamBroken(describe(error)) from None
@@ -201,9 +205,10 @@ class _Stream:
         self._call.cancel()
 
     @contextlib.contextmanager
-    def _deadline(self) -> Iterator[None]:
-        """Cancel the call if the block takes longer than the timeout."""
-        timer = threading.Timer(self.timeout, self._expire)
+    def _deadline(self, within: float | None = None) -> Iterator[None]:
+        """Cancel the call if the block takes longer than `within` (else the timeout)."""
+        timer = threading.Timer(max(0.0, self.timeout if within is None else within),
+                                self._expire)
         timer.daemon = True
         timer.start()
         try:
