@@ -252,8 +252,7 @@ class StoreFollower:
         self.snapshot_loads += 1
         log.info("loaded a full snapshot at consent version %d (%d accounts, %d entries)",
                  version, index.account_count, index.entry_count)
-        if latest.value is not None and self._on_time_seen is not None:
-            self._on_time_seen(latest.value)
+        self._tell_clock(latest.value)
         return index.confirmed(self._rebased(started)), chain
 
     def _catch_up(self, reader: ConsentReader, index: ConsentIndex, chain: str,
@@ -294,7 +293,10 @@ class StoreFollower:
 
     def _seen(self, rows: Iterable[StoreRow]) -> None:
         """Tell the clock the latest write time among rows about to be applied."""
-        latest = latest_time(rows) if self._on_time_seen is not None else None
+        if self._on_time_seen is not None:
+            self._tell_clock(latest_time(rows))
+
+    def _tell_clock(self, latest: Micros | None) -> None:
         if latest is not None and self._on_time_seen is not None:
             self._on_time_seen(latest)
 

@@ -25,6 +25,7 @@ HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
 BATCH_METHODS = ("/maytrain.v1.ConsentCheckService/CheckBatch",
                  "/maytrain.v1.ConsentCheckService/CheckStream")
 RECORDS_TAG = 0x0A  # field 1 (records), wire type 2, in CheckBatchRequest and CheckStreamRequest
+RECORDS_TAG_BYTE = bytes([RECORDS_TAG])
 
 
 class OversizedBatch:
@@ -155,8 +156,11 @@ def _with_behavior(handler: Any, wrap: Callable[[Callable[..., Any]], Any]) -> A
 
 def count_records(raw: bytes, limit: int) -> int:
     """How many `records` entries a serialized batch request holds, counting no further
-    than limit + 1. A malformed buffer stops the count: the real parser then refuses it."""
-    if len(raw) <= 2 * limit:  # every record takes at least 2 bytes
+    than limit + 1; 0 when it cannot hold more than `limit`. A malformed buffer stops the
+    count: the real parser then refuses it."""
+    # Every record starts with its tag byte, so a buffer with at most `limit` such bytes
+    # (counted in C) cannot hold more records; only the rest is walked field by field.
+    if len(raw) <= 2 * limit or raw.count(RECORDS_TAG_BYTE) <= limit:
         return 0
     pos, count, end = 0, 0, len(raw)
     while pos < end and count <= limit:
