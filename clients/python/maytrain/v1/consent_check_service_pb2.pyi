@@ -234,6 +234,200 @@ class CheckStreamResponse(_message.Message):
 Global___CheckStreamResponse: _TypeAlias = CheckStreamResponse  # noqa: Y015
 
 @_typing.final
+class StringColumn(_message.Message):
+    """StringColumn is an Arrow dictionary array of strings: one value per record,
+    given as an index into the distinct values. A column with no dictionary and
+    no indices leaves the field unset on every record.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DICTIONARY_FIELD_NUMBER: _builtins.int
+    INDICES_FIELD_NUMBER: _builtins.int
+    VALIDITY_FIELD_NUMBER: _builtins.int
+    indices: _builtins.bytes
+    """Little-endian int32, one per record, each an index into dictionary."""
+    validity: _builtins.bytes
+    """Arrow validity bitmap (least significant bit first, 1 = set), at least
+    one bit per record; a record whose bit is 0 has the field unset. Empty
+    means every record's value is set.
+    """
+    @_builtins.property
+    def dictionary(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The distinct values."""
+
+    def __init__(
+        self,
+        *,
+        dictionary: _abc.Iterable[_builtins.str] | None = ...,
+        indices: _builtins.bytes = ...,
+        validity: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dictionary", b"dictionary", "indices", b"indices", "validity", b"validity"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StringColumn: _TypeAlias = StringColumn  # noqa: Y015
+
+@_typing.final
+class ListColumn(_message.Message):
+    """ListColumn is an Arrow list<dictionary<string>> array (derived_from)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFSETS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    offsets: _builtins.bytes
+    """Little-endian int32, count + 1 entries, non-decreasing: record i's values
+    are values[offsets[i]:offsets[i+1]]. Empty means no record has any.
+    """
+    @_builtins.property
+    def values(self) -> Global___StringColumn:
+        """The values of every record's list, one after the other."""
+
+    def __init__(
+        self,
+        *,
+        offsets: _builtins.bytes = ...,
+        values: Global___StringColumn | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["values", b"values"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["offsets", b"offsets", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListColumn: _TypeAlias = ListColumn  # noqa: Y015
+
+@_typing.final
+class CheckColumnsRequest(_message.Message):
+    """CheckColumnsRequest asks for decisions on a batch given as columns."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COUNT_FIELD_NUMBER: _builtins.int
+    RECORD_ID_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    DATA_CATEGORY_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    COLLECTED_AT_MICROS_FIELD_NUMBER: _builtins.int
+    COLLECTED_AT_VALIDITY_FIELD_NUMBER: _builtins.int
+    DERIVED_FROM_FIELD_NUMBER: _builtins.int
+    DEFAULT_PURPOSE_FIELD_NUMBER: _builtins.int
+    MIN_CONSENT_VERSION_FIELD_NUMBER: _builtins.int
+    EXPLAIN_FIELD_NUMBER: _builtins.int
+    count: _builtins.int
+    """The number of records in the batch; every column describes this many."""
+    collected_at_micros: _builtins.bytes
+    """Little-endian int64 microseconds since the epoch (UTC), one per record;
+    empty when no record has a collection time.
+    """
+    collected_at_validity: _builtins.bytes
+    """Arrow validity bitmap of collected_at_micros; empty means all set."""
+    default_purpose: _builtins.str
+    """The purpose of every record whose own purpose is unset or empty."""
+    min_consent_version: _builtins.int
+    """As in CheckBatchRequest."""
+    explain: _builtins.bool
+    """Whether to fill in each record's explanation."""
+    @_builtins.property
+    def record_id(self) -> Global___StringColumn:
+        """The records' record_id, echoed nowhere (answers are in record order)."""
+
+    @_builtins.property
+    def account_id(self) -> Global___StringColumn:
+        """The records' account_id."""
+
+    @_builtins.property
+    def user_id(self) -> Global___StringColumn:
+        """The records' user_id."""
+
+    @_builtins.property
+    def data_category(self) -> Global___StringColumn:
+        """The records' data_category."""
+
+    @_builtins.property
+    def purpose(self) -> Global___StringColumn:
+        """The records' purpose; an unset or empty purpose takes default_purpose."""
+
+    @_builtins.property
+    def region(self) -> Global___StringColumn:
+        """The records' region."""
+
+    @_builtins.property
+    def derived_from(self) -> Global___ListColumn:
+        """The records' derived_from lists."""
+
+    def __init__(
+        self,
+        *,
+        count: _builtins.int = ...,
+        record_id: Global___StringColumn | None = ...,
+        account_id: Global___StringColumn | None = ...,
+        user_id: Global___StringColumn | None = ...,
+        data_category: Global___StringColumn | None = ...,
+        purpose: Global___StringColumn | None = ...,
+        region: Global___StringColumn | None = ...,
+        collected_at_micros: _builtins.bytes = ...,
+        collected_at_validity: _builtins.bytes = ...,
+        derived_from: Global___ListColumn | None = ...,
+        default_purpose: _builtins.str = ...,
+        min_consent_version: _builtins.int = ...,
+        explain: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "data_category", b"data_category", "derived_from", b"derived_from", "purpose", b"purpose", "record_id", b"record_id", "region", b"region", "user_id", b"user_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "collected_at_micros", b"collected_at_micros", "collected_at_validity", b"collected_at_validity", "count", b"count", "data_category", b"data_category", "default_purpose", b"default_purpose", "derived_from", b"derived_from", "explain", b"explain", "min_consent_version", b"min_consent_version", "purpose", b"purpose", "record_id", b"record_id", "region", b"region", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckColumnsRequest: _TypeAlias = CheckColumnsRequest  # noqa: Y015
+
+@_typing.final
+class CheckColumnsResponse(_message.Message):
+    """CheckColumnsResponse holds the decisions on a columnar batch, in record order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOWED_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    EXPLANATIONS_FIELD_NUMBER: _builtins.int
+    CONSENT_VERSION_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    allowed: _builtins.bytes
+    """Bitmap, least significant bit first, one bit per record: 1 = ALLOW."""
+    reasons: _builtins.bytes
+    """One byte per record: the number of its Reason."""
+    consent_version: _builtins.int
+    """The consent version every decision in the batch was made at."""
+    policy_version: _builtins.str
+    """The version (content hash) of the policy the decisions were made under."""
+    @_builtins.property
+    def explanations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """One explanation per record, only when the request asked for them."""
+
+    def __init__(
+        self,
+        *,
+        allowed: _builtins.bytes = ...,
+        reasons: _builtins.bytes = ...,
+        explanations: _abc.Iterable[_builtins.str] | None = ...,
+        consent_version: _builtins.int = ...,
+        policy_version: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allowed", b"allowed", "consent_version", b"consent_version", "explanations", b"explanations", "policy_version", b"policy_version", "reasons", b"reasons"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckColumnsResponse: _TypeAlias = CheckColumnsResponse  # noqa: Y015
+
+@_typing.final
 class GetStatusRequest(_message.Message):
     """GetStatusRequest asks for the sidecar's status; it has no fields."""
 

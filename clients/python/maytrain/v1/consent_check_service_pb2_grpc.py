@@ -56,6 +56,11 @@ class ConsentCheckServiceStub:
                 request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamRequest.SerializeToString,
                 response_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamResponse.FromString,
                 _registered_method=True)
+        self.CheckColumns = channel.unary_unary(
+                '/maytrain.v1.ConsentCheckService/CheckColumns',
+                request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.SerializeToString,
+                response_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.FromString,
+                _registered_method=True)
         self.GetStatus = channel.unary_unary(
                 '/maytrain.v1.ConsentCheckService/GetStatus',
                 request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.GetStatusRequest.SerializeToString,
@@ -98,6 +103,18 @@ class ConsentCheckServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckColumns(self, request, context):
+        """CheckColumns decides a batch whose records travel as columns in the memory
+        layout of Apache Arrow, so that a worker holding an Arrow batch sends its
+        buffers as they are. Same semantics as CheckBatch, record for record. A
+        column whose buffers are malformed is refused as a whole with
+        INVALID_ARGUMENT and a message that names the column; a malformed value is
+        a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStatus(self, request, context):
         """GetStatus reports the sidecar's cache: versions, freshness and size.
         """
@@ -122,6 +139,11 @@ def add_ConsentCheckServiceServicer_to_server(servicer, server):
                     servicer.CheckStream,
                     request_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamRequest.FromString,
                     response_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamResponse.SerializeToString,
+            ),
+            'CheckColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckColumns,
+                    request_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.FromString,
+                    response_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.SerializeToString,
             ),
             'GetStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStatus,
@@ -217,6 +239,33 @@ class ConsentCheckService:
             '/maytrain.v1.ConsentCheckService/CheckStream',
             maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamRequest.SerializeToString,
             maytrain_dot_v1_dot_consent__check__service__pb2.CheckStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/maytrain.v1.ConsentCheckService/CheckColumns',
+            maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.SerializeToString,
+            maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.FromString,
             options,
             channel_credentials,
             insecure,

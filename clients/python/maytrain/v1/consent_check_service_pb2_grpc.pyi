@@ -52,6 +52,14 @@ class ConsentCheckServiceStub:
     batch is decided on its own, at the consent version current when it is
     decided.
     """
+    CheckColumns: _grpc.UnaryUnaryMultiCallable[_consent_check_service_pb2.CheckColumnsRequest, _consent_check_service_pb2.CheckColumnsResponse]
+    """CheckColumns decides a batch whose records travel as columns in the memory
+    layout of Apache Arrow, so that a worker holding an Arrow batch sends its
+    buffers as they are. Same semantics as CheckBatch, record for record. A
+    column whose buffers are malformed is refused as a whole with
+    INVALID_ARGUMENT and a message that names the column; a malformed value is
+    a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
+    """
     GetStatus: _grpc.UnaryUnaryMultiCallable[_consent_check_service_pb2.GetStatusRequest, _consent_check_service_pb2.GetStatusResponse]
     """GetStatus reports the sidecar's cache: versions, freshness and size."""
 
@@ -78,6 +86,14 @@ class ConsentCheckServiceAsyncStub(ConsentCheckServiceStub):
     CheckStreamResponse per CheckStreamRequest, in the order received. Each
     batch is decided on its own, at the consent version current when it is
     decided.
+    """
+    CheckColumns: _aio.UnaryUnaryMultiCallable[_consent_check_service_pb2.CheckColumnsRequest, _consent_check_service_pb2.CheckColumnsResponse]  # type: ignore[assignment]
+    """CheckColumns decides a batch whose records travel as columns in the memory
+    layout of Apache Arrow, so that a worker holding an Arrow batch sends its
+    buffers as they are. Same semantics as CheckBatch, record for record. A
+    column whose buffers are malformed is refused as a whole with
+    INVALID_ARGUMENT and a message that names the column; a malformed value is
+    a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
     """
     GetStatus: _aio.UnaryUnaryMultiCallable[_consent_check_service_pb2.GetStatusRequest, _consent_check_service_pb2.GetStatusResponse]  # type: ignore[assignment]
     """GetStatus reports the sidecar's cache: versions, freshness and size."""
@@ -120,6 +136,20 @@ class ConsentCheckServiceServicer(metaclass=_abc_1.ABCMeta):
         CheckStreamResponse per CheckStreamRequest, in the order received. Each
         batch is decided on its own, at the consent version current when it is
         decided.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckColumns(
+        self,
+        request: _consent_check_service_pb2.CheckColumnsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_consent_check_service_pb2.CheckColumnsResponse, _abc.Awaitable[_consent_check_service_pb2.CheckColumnsResponse]]:
+        """CheckColumns decides a batch whose records travel as columns in the memory
+        layout of Apache Arrow, so that a worker holding an Arrow batch sends its
+        buffers as they are. Same semantics as CheckBatch, record for record. A
+        column whose buffers are malformed is refused as a whole with
+        INVALID_ARGUMENT and a message that names the column; a malformed value is
+        a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
         """
 
     @_abc_1.abstractmethod
