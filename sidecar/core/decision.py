@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from .index import ConsentIndex
 from .model import Decision, Micros, Record
-from .plans import Plan, PlanKey, Planner
+from .plans import Plan, PlanCache, PlanKey, Planner, Spanned
 from .policy import Policy
 
 
@@ -25,10 +25,14 @@ def decide(record: Record, index: ConsentIndex | None, policy: Policy, now: Micr
 
 def decide_batch(records: Iterable[Record], index: ConsentIndex | None, policy: Policy,
                  now: Micros, *, max_staleness: float | None = None, min_version: int = 0,
-                 explain: bool = False) -> list[Decision]:
-    """Decisions for many records, in order, all at the index's one consent version."""
-    planner = Planner(index, policy, now, explain,
-                      stale_cache_problem(index, policy, now, max_staleness, min_version))
+                 explain: bool = False, cache: PlanCache | None = None) -> list[Decision]:
+    """Decisions for many records, in order, all at the index's one consent version.
+
+    `cache` keeps plans between calls (never with explanations, never while stale)."""
+    stale = stale_cache_problem(index, policy, now, max_staleness, min_version)
+    planner = Planner(index, policy, now, explain, stale)
+    shared = (None if cache is None or explain or stale or index is None
+              else cache.plans_for(index, policy))
     plans: dict[PlanKey, Plan] = {}
     decisions: list[Decision] = []
     append, get = decisions.append, plans.get
@@ -37,9 +41,11 @@ def decide_batch(records: Iterable[Record], index: ConsentIndex | None, policy: 
                record.region, record.derived_from)
         plan = None if record.problem else get(key)
         if plan is None:
-            plan = planner.plan(record)
-            if not record.problem:
-                plans[key] = plan
+            if record.problem:
+                plan = planner.plan(record)
+            else:
+                plan = plans[key] = (planner.plan(record) if shared is None
+                                     else shared_plan(shared, key, record, planner, now))
         if plan.fixed is not None:
             append(plan.fixed)
         elif explain:
@@ -48,6 +54,16 @@ def decide_batch(records: Iterable[Record], index: ConsentIndex | None, policy: 
             collected_at = record.collected_at
             append(plan.undated if collected_at is None else plan.window_decision(collected_at))
     return decisions
+
+
+def shared_plan(shared: dict[PlanKey, Spanned], key: PlanKey, record: Record, planner: Planner,
+                now: Micros) -> Plan:
+    """The plan for `key` from the shared plans if it holds at `now`, else a new one kept there."""
+    held = shared.get(key)
+    if held is not None and held[1] <= now < held[2]:
+        return held[0]
+    spanned = shared[key] = planner.planned(record)
+    return spanned[0]
 
 
 def stale_cache_problem(index: ConsentIndex | None, policy: Policy, now: Micros,

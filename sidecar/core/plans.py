@@ -14,7 +14,8 @@ from .explanations import explained, fixed_explained
 from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Record, Rule, combine
 from .policy import CONSENT, PROHIBITED, Policy
-from .scopes import NEVER_COVERED, SILENT, LevelAnswer, answer
+from .scopes import NEVER_COVERED, SILENT, LevelAnswer, Scope, answer
+from .times import AFTER_ALL_TIME, BEFORE_ALL_TIME
 from .validation import did_you_mean, identity_problem, region_problem, shape_problem
 
 PLAIN = {rule: Decision(rule.reason, rule) for rule in Rule}
@@ -22,6 +23,8 @@ PLAIN = {rule: Decision(rule.reason, rule) for rule in Rule}
 
 ShapeKey = tuple[str, str, str, tuple[str, ...]]
 PlanKey = tuple[str, str, str, str, str, tuple[str, ...]]
+Spanned = tuple["Plan", Micros, Micros]
+"""A plan and the span of `now`, [since, until), it holds for."""
 
 
 class Outcome:
@@ -118,9 +121,25 @@ class Planner:
         self._shapes: dict[ShapeKey, tuple[str, tuple[str, ...]]] = {}
         self._silent: dict[tuple[str, str, bool], Outcome] = {}
         self._shared_plans: dict[Outcome, Plan] = {}
+        self._state: AccountState | None = None  # the last plan's account, for planned()
 
     def plan(self, record: Record) -> Plan:
         """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
+        return self.planned(record)[0]
+
+    def planned(self, record: Record) -> Spanned:
+        """The record's plan and the span of `now` it holds for, [since, until): the plan
+        reads the time only through its entries' windows, so it holds between the nearest
+        window boundaries of the account's and the user's entries around `now`."""
+        plan = self._plan(record)
+        state = self._state
+        if state is None:
+            return plan, BEFORE_ALL_TIME, AFTER_ALL_TIME
+        self._state = None
+        return (plan, *_span(self.now, state.account_scopes, state.scopes_of(record.user_id)))
+
+    def _plan(self, record: Record) -> Plan:
+        self._state = None
         problem, categories = self._shape(record)
         problem = identity_problem(record) or problem
         if problem:
@@ -129,6 +148,7 @@ class Planner:
         if self.stale or self.index is None:
             return self._fixed(Rule.STALE_CACHE, self.stale)
         state = self.index.state(record.account_id)
+        self._state = state
         if state.account is None:
             return self._fixed(Rule.UNKNOWN_ACCOUNT, f"account {record.account_id!r} is not in the store")
         if state.erased or record.user_id in state.erased_users:
@@ -197,6 +217,44 @@ class Planner:
             return Outcome(category, Rule.ALLOWED_BY_TERMS, account=account, user=user)
         return Outcome(category, Rule.ALLOWED_BY_TERMS, window=Rule.OUTSIDE_TERMS_WINDOW,
                        threshold=terms, account=account, user=user)
+
+
+def _span(now: Micros, *levels: tuple[Scope, ...]) -> tuple[Micros, Micros]:
+    """The widest [since, until) around `now` in which no entry of `levels` starts or ends."""
+    since, until = BEFORE_ALL_TIME, AFTER_ALL_TIME
+    for scopes in levels:
+        for scope in scopes:
+            for boundary in (scope.starts, scope.ends):
+                if boundary <= now:
+                    since = max(since, boundary)
+                else:
+                    until = min(until, boundary)
+    return since, until
+
+
+class PlanCache:
+    """Plans kept across calls, for one index's content and one policy, without
+    explanations: each holds while `now` stays inside its span (see Planner.planned).
+
+    Keyed by caller input, so bounded: full, it starts over. Shared by request threads
+    (a dict's get and set are atomic; a lost entry is only made again).
+    """
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self.limit = limit
+        # One tuple, swapped whole: a thread never pairs one index's content with another's plans.
+        self._held: tuple[object, object, Policy, dict[PlanKey, Spanned]] | None = None
+
+    def plans_for(self, index: ConsentIndex, policy: Policy) -> dict[PlanKey, Spanned]:
+        """The plans made on this index's data under `policy` (empty after a change)."""
+        held = self._held
+        if held is None or held[0] is not index.base or held[1] is not index.overlay \
+                or held[2] is not policy:
+            held = self._held = (index.base, index.overlay, policy, {})
+        plans = held[3]
+        if len(plans) >= self.limit:
+            plans.clear()
+        return plans
 
 
 def involved_categories(record: Record, policy: Policy) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from ..core.model import Micros, Reason
 from .observers import DecidedBatch
 from .receipts.writer import ReceiptCounts
 
-RPCS = ("Check", "CheckBatch", "CheckStream")
+RPCS = ("Check", "CheckBatch", "CheckStream", "CheckColumns")
 SYNC_ERROR_KINDS = ("connect", "snapshot", "changes")
 DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                     2.5, 5.0, 10.0)

@@ -13,21 +13,25 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import grpc
+import numpy as np
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
+from ..core.columnar import decide_columns
 from ..core.decision import decide_batch, stale_cache_problem
 from ..core.index import ConsentIndex
 from ..core.model import Decision, Micros, Record
+from ..core.plans import PlanCache
 from ..core.policy import Policy
 from ..observability.observers import NO_OBSERVER, BatchObserver, DecidedBatch
+from .columns import ColumnRecords, ColumnsError, RuleDecisions, answer_columns, columns_from_proto
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
@@ -95,6 +99,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         self.follower, self.policy, self.clock = follower, policy, clock
         self.store, self.observer = store, observer
         self.max_staleness, self.max_batch, self.stopping = max_staleness, max_batch, stopping
+        self.plans = PlanCache()
 
     def serving(self) -> bool:
         """True while the cache may answer (has data within max_staleness)."""
@@ -109,7 +114,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         decision = decide_batch([record], index, self.policy, now,
                                 max_staleness=self.max_staleness,
                                 min_version=request.min_consent_version,
-                                explain=request.explain)[0]
+                                explain=request.explain, cache=self.plans)[0]
         response = pb.CheckResponse(decision=decision_to_proto(record, decision),
                                     **self._versions(index))
         self._observe("Check", [record], [decision], now, index, started, context)
@@ -119,6 +124,38 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
                    context: grpc.ServicerContext) -> pb.CheckBatchResponse:
         response = pb.CheckBatchResponse()
         self._answer(request, response, context, "CheckBatch")
+        return response
+
+    @_guarded
+    def CheckColumns(self, request: pb.CheckColumnsRequest,
+                     context: grpc.ServicerContext) -> pb.CheckColumnsResponse:
+        started = time.perf_counter()
+        if request.count > self.max_batch:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"a batch of {request.count} records is over the limit of "
+                          f"{self.max_batch} records per call: split it into smaller batches")
+        try:
+            columns = columns_from_proto(request)
+        except ColumnsError as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{error}: no record was decided")
+        index = self._index_for(request.min_consent_version, context)
+        now = self.clock()
+        response = pb.CheckColumnsResponse(**self._versions(index))
+        records: Sequence[Record] = ColumnRecords(columns)
+        if request.explain:  # explanations are per record: the row path makes them
+            records = columns.records()
+            decisions: Sequence[Decision] = decide_batch(
+                records, index, self.policy, now, max_staleness=self.max_staleness,
+                min_version=request.min_consent_version, explain=True)
+            rules = np.array([d.rule for d in decisions], np.uint8)
+            response.explanations.extend(d.explanation for d in decisions)
+        else:
+            rules = decide_columns(columns, index, self.policy, now,
+                                   max_staleness=self.max_staleness,
+                                   min_version=request.min_consent_version, cache=self.plans)
+            decisions = RuleDecisions(rules)
+        answer_columns(response, rules)
+        self._observe("CheckColumns", records, decisions, now, index, started, context)
         return response
 
     def CheckStream(self, request_iterator: Iterator[pb.CheckStreamRequest],
@@ -173,12 +210,13 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         decisions = decide_batch(records, index, self.policy, now,
                                  max_staleness=self.max_staleness,
                                  min_version=request.min_consent_version,
-                                 explain=request.explain)
+                                 explain=request.explain, cache=self.plans)
         response.consent_version, response.policy_version = _versions(index, self.policy)
         add_decisions(response.decisions, records, decisions)
         self._observe(rpc, records, decisions, now, index, started, context)
 
-    def _observe(self, rpc: str, records: list[Record], decisions: list[Decision], now: Micros,
+    def _observe(self, rpc: str, records: Sequence[Record], decisions: Sequence[Decision],
+                 now: Micros,
                  index: ConsentIndex | None, started: float,
                  context: grpc.ServicerContext) -> None:
         """Tell the observer about a decided call (one report per call, never per record)."""
