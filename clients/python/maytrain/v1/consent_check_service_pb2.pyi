@@ -462,6 +462,9 @@ class GetStatusResponse(_message.Message):
     SYNC_ERROR_FIELD_NUMBER: _builtins.int
     HISTORY_RELOADS_FIELD_NUMBER: _builtins.int
     LAST_HISTORY_RELOAD_FIELD_NUMBER: _builtins.int
+    WORKERS_FIELD_NUMBER: _builtins.int
+    WORKERS_SERVING_FIELD_NUMBER: _builtins.int
+    WORKER_FIELD_NUMBER: _builtins.int
     consent_version: _builtins.int
     """The consent version the cache holds; zero when it holds no data."""
     policy_version: _builtins.str
@@ -492,6 +495,18 @@ class GetStatusResponse(_message.Message):
     """
     last_history_reload: _builtins.str
     """Why the latest such reload was needed; empty when there was none."""
+    workers: _builtins.int
+    """How many serving processes the sidecar runs (`maytrain serve --workers`);
+    each follows the store and answers on the same listeners.
+    """
+    workers_serving: _builtins.int
+    """How many of them are serving now. Health reports SERVING only while all
+    of them are.
+    """
+    worker: _builtins.int
+    """Which of them answered this call, from 0 (worker 0 writes the snapshot
+    file).
+    """
     @_builtins.property
     def last_sync_time(self) -> _timestamp_pb2.Timestamp:
         """When the cache last synced successfully with the store; unset if it never
@@ -519,10 +534,13 @@ class GetStatusResponse(_message.Message):
         sync_error: _builtins.str = ...,
         history_reloads: _builtins.int = ...,
         last_history_reload: _builtins.str = ...,
+        workers: _builtins.int = ...,
+        workers_serving: _builtins.int = ...,
+        worker: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_sync_time", b"last_sync_time", "staleness", b"staleness"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "consent_entries", b"consent_entries", "consent_version", b"consent_version", "history_reloads", b"history_reloads", "last_history_reload", b"last_history_reload", "last_sync_time", b"last_sync_time", "policy_version", b"policy_version", "serving", b"serving", "staleness", b"staleness", "store", b"store", "sync_error", b"sync_error", "warm_started", b"warm_started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accounts", b"accounts", "consent_entries", b"consent_entries", "consent_version", b"consent_version", "history_reloads", b"history_reloads", "last_history_reload", b"last_history_reload", "last_sync_time", b"last_sync_time", "policy_version", b"policy_version", "serving", b"serving", "staleness", b"staleness", "store", b"store", "sync_error", b"sync_error", "warm_started", b"warm_started", "worker", b"worker", "workers", b"workers", "workers_serving", b"workers_serving"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
