@@ -33,12 +33,16 @@ class SnapshotWriter:
     """Loads the file once at start; keeps it current from the indexes it is offered.
 
     With a `key` the file is authenticated (HMAC-SHA256); without one its checksum only
-    detects corruption, which is logged once. What a killed writer left is removed here.
+    detects corruption, which is logged once. What a killed writer left is removed here,
+    unless `read_only` (a worker other than 0 of `serve --workers`: it loads the file that
+    worker 0 writes, and must not remove the temporary file being written).
     """
 
     def __init__(self, path: str | None, store_id: str, every: float,
-                 key: bytes | None = None, *, full_every: float = FULL_EVERY) -> None:
+                 key: bytes | None = None, *, full_every: float = FULL_EVERY,
+                 read_only: bool = False) -> None:
         self.path = Path(path) if path else None
+        self.read_only = read_only
         self.store_id, self.every, self.full_every, self._key = store_id, every, full_every, key
         self.on_written: Callable[[ConsentIndex, int], None] | None = None
         self.header: IndexFile | None = None
@@ -47,7 +51,7 @@ class SnapshotWriter:
         self._offered = threading.Event()
         if self.path is None:
             return
-        for left_over in remove_temporary_files(self.path):
+        for left_over in () if read_only else remove_temporary_files(self.path):
             log.info("removed %s, left by a snapshot write that did not finish", left_over)
         if key is None:
             log.info("snapshot file %s is not authenticated (no --snapshot-key-file): its "
@@ -98,7 +102,7 @@ class SnapshotWriter:
 
     def maybe_write(self, index: ConsentIndex, chain: str = "", tag: int = 0) -> None:
         """Write a new body, refresh the header, or do nothing, as the index calls for."""
-        if self.path is None or index.synced_at is None:
+        if self.path is None or self.read_only or index.synced_at is None:
             return
         try:
             if self.header is not None and index.version == self.header.version:
