@@ -17,11 +17,10 @@ import numpy.typing as npt
 from .decision import shared_plan, stale_cache_problem
 from .index import ConsentIndex
 from .model import Micros, Record, Rule
-from .plans import Plan, PlanCache, PlanKey, Planner, Spanned
+from .plans import PLAIN, Plan, PlanCache, PlanKey, Planner, Spanned
 from .policy import Policy
 
 Codes = npt.NDArray[np.integer[Any]]
-_INT64 = np.iinfo(np.int64)
 
 
 class Column(NamedTuple):
@@ -69,7 +68,7 @@ class Columns(NamedTuple):
         """Every record, in order (for explanations and observers, not the hot path)."""
         return [self.record(i) for i in range(self.size)]
 
-    def keys(self) -> tuple[Column, ...]:
+    def key_columns(self) -> tuple[Column, ...]:
         """The columns a decision depends on besides collected_at, in Record order."""
         return (self.account_id, self.data_category, self.purpose, self.user_id, self.region,
                 self.derived_from)
@@ -85,28 +84,35 @@ def decide_columns(columns: Columns, index: ConsentIndex | None, policy: Policy,
     stale = stale_cache_problem(index, policy, now, max_staleness, min_version)
     planner = Planner(index, policy, now, False, stale)
     shared = None if cache is None or stale or index is None else cache.plans_for(index, policy)
-    firsts, inverse = distinct_keys(columns.keys())
-    plans = [_plan(columns, int(first), planner, shared, now) for first in firsts]
+    firsts, inverse = distinct_keys(columns.key_columns())
+    plans = _plans(columns, firsts, planner, shared, now)
     rules = _apply_windows(plans, inverse, columns.collected_at, columns.dated)
     if columns.invalid is not None:
         rules[columns.invalid] = Rule.INVALID_RECORD
     return rules
 
 
-def _plan(columns: Columns, first: int, planner: Planner, shared: dict[PlanKey, Spanned] | None,
-          now: Micros) -> Plan:
-    """The plan for the key of record `first` (its collected_at plays no part)."""
-    record = columns.record(first)._replace(collected_at=None, problem="", record_id="")
-    if shared is None:
-        return planner.plan(record)
-    key = (record.account_id, record.user_id, record.data_category, record.purpose,
-           record.region, record.derived_from)
-    return shared_plan(shared, key, record, planner, now)
+def _plans(columns: Columns, firsts: Codes, planner: Planner,
+           shared: dict[PlanKey, Spanned] | None, now: Micros) -> list[Plan]:
+    """The plan of each distinct key, given by one of its records (collected_at plays no part)."""
+    fields = [[column.values[code] for code in column.codes[firsts].tolist()]
+              for column in columns.key_columns()]
+    plans = []
+    for account, category, purpose, user, region, derived in zip(*fields, strict=True):
+        key = (account, user, category, purpose, region, derived)
+        held = None if shared is None else shared.get(key)
+        if held is not None and held[1] <= now < held[2]:
+            plans.append(held[0])
+            continue
+        record = Record(account, category, purpose, user, None, region, derived)
+        plans.append(planner.plan(record) if shared is None
+                     else shared_plan(shared, key, record, planner, now))
+    return plans
 
 
 def distinct_keys(columns: Sequence[Column]) -> tuple[Codes, Codes]:
-    """For each distinct combination of the columns' codes, its first record; and for each
-    record, which combination it holds."""
+    """For each distinct combination of the columns' codes, one record that holds it; and
+    for each record, which combination it holds."""
     count = len(columns[0].codes)
     key, span = np.zeros(count, np.int64), 1
     for column in columns:
@@ -116,8 +122,17 @@ def distinct_keys(columns: Sequence[Column]) -> tuple[Codes, Codes]:
             span = int(key.max()) + 1
         key = key * size + column.codes
         span *= size
-    _, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
-    return firsts, inverse.reshape(-1)
+    if span > max(1 << 16, 4 * count):
+        _, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return firsts, inverse.reshape(-1)
+    # Few possible keys: a table over all of them is cheaper than sorting the records.
+    present = np.zeros(span, np.bool_)
+    present[key] = True
+    holder = np.empty(span, np.intp)
+    holder[key] = np.arange(count)  # of records sharing a key, any one will do
+    seen = np.flatnonzero(present)
+    numbering = np.cumsum(present) - 1
+    return holder[seen], numbering[key]
 
 
 def _apply_windows(plans: list[Plan], inverse: Codes, collected_at: npt.NDArray[np.int64],
@@ -129,15 +144,15 @@ def _apply_windows(plans: list[Plan], inverse: Codes, collected_at: npt.NDArray[
     depth = max(len(p.checks) for p in plans)
     # The first failing check decides, so the checks are applied last to first.
     for level in reversed(range(depth)):
-        thresholds = np.array([_clip(p.checks[level][0]) if level < len(p.checks) else _INT64.min
-                               for p in plans], np.int64)
-        denials = np.array([p.checks[level][1].rule if level < len(p.checks) else 0
-                            for p in plans], np.uint8)
+        checks = [p.checks[level] if level < len(p.checks) else _NO_CHECK for p in plans]
+        thresholds = np.array([min(_LATEST, threshold) for threshold, _ in checks], np.int64)
+        denials = np.array([denial.rule for _, denial in checks], np.uint8)
         failed = collected_at < thresholds[inverse]
         rules = np.where(failed, denials[inverse], rules)
     return np.where(dated, rules, undated[inverse]).astype(np.uint8)
 
 
-def _clip(threshold: Micros) -> int:
-    """A threshold as an int64 (AFTER_ALL_TIME is 2**63: no int64 time reaches it either)."""
-    return max(_INT64.min, min(_INT64.max, threshold))
+_LATEST = int(np.iinfo(np.int64).max)
+"""AFTER_ALL_TIME (2**63) as an int64: no int64 time reaches either."""
+_NO_CHECK = (int(np.iinfo(np.int64).min), PLAIN[Rule.INVALID_RECORD])
+"""A check no time fails (its denial is never given)."""

@@ -57,7 +57,7 @@ def answer_columns(response: pb.CheckColumnsResponse, rules: npt.NDArray[np.uint
 
 def _strings(name: str, column: pb.StringColumn, count: int) -> Column:
     """A StringColumn as codes into its dictionary, with '' for unset values."""
-    dictionary, indices = list(column.dictionary), column.indices
+    dictionary, indices = column.dictionary, column.indices  # read in place, never copied
     if not indices and not dictionary:
         _validity(name, column.validity, count)
         return Column.constant("", count)
@@ -70,10 +70,9 @@ def _strings(name: str, column: pb.StringColumn, count: int) -> Column:
     if held.size and (int(held.min()) < 0 or int(held.max()) >= size):
         raise ColumnsError(f"column {name}: an index is outside its dictionary of {size} "
                            "value(s)")
-    if valid is not None:
-        codes = np.where(valid, codes, size)
-        dictionary.append("")
-    return Column(dictionary, codes)
+    if valid is None:
+        return Column(dictionary, codes)
+    return Column([*dictionary, ""], np.where(valid, codes, size))
 
 
 def _validity(name: str, bitmap: bytes, count: int) -> npt.NDArray[np.bool_] | None:
