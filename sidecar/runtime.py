@@ -1,13 +1,20 @@
 """The running sidecar process, composed: store follower, warm-start file, gRPC transport.
 
 This is the one place that knows every part; each part knows only what it is given. The
-transport (`sidecar.server`) sees the follower as an index source, never the store.
+transport (`sidecar.server`) sees the follower as an index source, never the store. Under
+`serve --workers N` each worker process is one `Sidecar` in a `Team` (`sidecar.workers`):
+only worker 0 writes the snapshot file, and readiness is the whole team's.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
+
+import grpc
+
+from maytrain.v1 import consent_check_service_pb2 as pb
 
 from .clock import DecisionClock
 from .core.index import ConsentIndex
@@ -29,17 +36,48 @@ log = logging.getLogger("maytrain.server")
 HEALTH_PERIOD = 0.2  # seconds between readiness updates
 
 
+class Team(Protocol):
+    """The worker processes of one sidecar, as one of them sees them."""
+
+    index: int
+    count: int
+
+    def report(self, ready: bool) -> None:
+        """Say whether this worker may serve now (called every HEALTH_PERIOD)."""
+
+    def serving(self) -> int:
+        """How many of the team's workers serve, as last heard."""
+
+
+class Alone:
+    """The team of a sidecar that runs one process."""
+
+    index, count = 0, 1
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def report(self, ready: bool) -> None:
+        self._ready = ready
+
+    def serving(self) -> int:
+        return 1 if self._ready else 0
+
+
 class Sidecar:
     """One sidecar process's parts, started by `start` and stopped by `stop`."""
 
-    def __init__(self, settings: Settings, policy: Policy) -> None:
+    def __init__(self, settings: Settings, policy: Policy, team: Team | None = None) -> None:
         self.settings, self.policy = settings.under(policy), policy
+        self.team: Team = team or Alone()
         opener_for(settings.store)  # a URL no backend serves is a start-up error, not an outage
         self.stopping = threading.Event()
         limit = self.settings.staleness_limit
+        # Every worker warm-starts from the file; only worker 0 writes it.
         self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
                                         every=max(0.5, limit / 3),
-                                        key=read_key(settings.snapshot_key_file))
+                                        key=read_key(settings.snapshot_key_file),
+                                        read_only=self.team.index != 0)
         self._writer = threading.Thread(target=self.snapshots.run, args=(self.stopping,),
                                         name="maytrain-snapshot", daemon=True)
         self.clock = DecisionClock()
@@ -59,7 +97,7 @@ class Sidecar:
                                       on_index=self._on_index, on_time_seen=self.clock.observe,
                                       initial_chain=header.chain if header else "")
         self.snapshots.on_written = self.follower.rebase
-        self.service = ConsentCheckService(
+        self.service = TeamService(
             self.follower, policy, self.clock, store=mask_url(settings.store),
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping,
             observer=self.observability.observer)
@@ -70,6 +108,7 @@ class Sidecar:
                                        tls=tls_files(settings.tls_cert, settings.tls_key,
                                                      settings.tls_client_ca),
                                        insecure_listen=settings.insecure_listen)
+        self.service.team = self.team
 
     @property
     def ports(self) -> list[int]:
@@ -80,14 +119,17 @@ class Sidecar:
         """Sync once, bind every listener, then follow the store in the background."""
         self.observability.start()
         self.follower.refresh()
-        self.transport.set_ready(self.service.serving())
+        self._update_readiness()
         self.transport.start()
-        self._writer.start()
+        if not self.snapshots.read_only:
+            self._writer.start()
         for target, name in ((self._follow, "maytrain-sync"), (self._watch, "maytrain-health")):
             threading.Thread(target=target, name=name, daemon=True).start()
         index = self.follower.index
-        log.info("serving on %s (policy %s, consent version %s)", ", ".join(self.settings.listen),
-                 self.policy.version, index.version if index else "none yet")
+        worker = f"worker {self.team.index} of {self.team.count}, " if self.team.count > 1 else ""
+        log.info("serving on %s (%spolicy %s, consent version %s)",
+                 ", ".join(self.settings.listen), worker, self.policy.version,
+                 index.version if index else "none yet")
 
     def stop(self) -> None:
         """Turn readiness off, answer what was received, end streams, stop within grace."""
@@ -109,7 +151,8 @@ class Sidecar:
         # No gc.freeze() per version any more: the compact index is a few large buffers,
         # not millions of objects for the collector to scan, and freezing every version
         # kept each replaced overlay alive for good.
-        self.snapshots.offer(index, self.follower.chain or "", self.follower.snapshot_loads)
+        if not self.snapshots.read_only:
+            self.snapshots.offer(index, self.follower.chain or "", self.follower.snapshot_loads)
 
     def _follow(self) -> None:
         # A store that pushes its changes is polled rarely; syncing at least four times per
@@ -120,4 +163,23 @@ class Sidecar:
     def _watch(self) -> None:
         """Keep readiness in step with the cache's freshness until shutdown."""
         while not self.stopping.wait(HEALTH_PERIOD):
-            self.transport.set_ready(self.service.serving())
+            self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        """Tell the team whether this worker may serve; ready only while all of it may."""
+        ready = self.service.serving() and not self.transport.guards.saturated()
+        self.team.report(ready)
+        self.transport.set_ready(ready and self.team.serving() == self.team.count)
+
+
+class TeamService(ConsentCheckService):
+    """The service, with GetStatus also saying how many workers serve and which answered."""
+
+    team: Team = Alone()
+
+    def GetStatus(self, request: pb.GetStatusRequest,
+                  context: grpc.ServicerContext) -> pb.GetStatusResponse:
+        response = super().GetStatus(request, context)
+        response.workers, response.worker = self.team.count, self.team.index
+        response.workers_serving = self.team.serving()
+        return response

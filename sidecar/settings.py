@@ -46,6 +46,8 @@ class Settings:
     """Streams served at once; each holds one of the 64 server threads while it is open."""
     shutdown_grace: float = 10.0
     reuse_port: bool = False
+    workers: int | None = None
+    """Serving processes; None: the cores the cgroup's CPU quota allows (see `sidecar.cpus`)."""
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
@@ -176,7 +178,7 @@ def _flag(name: str) -> str:
 _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "listen": _addresses, "max_staleness": _positive_float, "sync_interval": _positive_float,
     "shutdown_grace": _positive_float, "max_batch": _positive_int,
-    "max_streams": _positive_int, "reuse_port": _boolean,
+    "max_streams": _positive_int, "reuse_port": _boolean, "workers": _positive_int,
     "insecure_listen": _boolean, "log_format": _choice("text", "json"),
     "log_level": _choice("debug", "info", "warning", "error"), "receipts_sample": _fraction,
     "receipts_queue": _positive_int, "receipts_file_bytes": _bytes,

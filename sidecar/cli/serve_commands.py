@@ -6,9 +6,13 @@ import argparse
 import logging
 import signal
 import threading
+from dataclasses import replace
 
+from ..core.policy import Policy
 from ..observability import logs
 from ..policy_files import load_policy
+from ..settings import Settings
+from ..store.urls import opener_for
 from . import options
 
 
@@ -40,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--reuse-port", action="store_true", default=None,
                        help="share TCP ports with other processes (SO_REUSEPORT); off by "
                             "default, so a second sidecar on a taken address fails")
+    serve.add_argument("--workers", metavar="N", type=int,
+                       help="serving processes on the same TCP listeners (default: the cores "
+                            "the cgroup's CPU quota allows; 1 with a unix socket listener)")
     serve.add_argument("--tls-cert", metavar="PEM",
                        help="serve TLS on TCP listeners with this certificate (chain); "
                             "re-read when the file changes")
@@ -78,17 +85,30 @@ def _observability_options(serve: argparse.ArgumentParser) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT, then shut down gracefully and exit 0."""
-    from ..runtime import Sidecar  # grpc server parts load only for `serve`
+    from ..workers import Supervisor, worker_count
 
     settings = options.settings(args)
     logs.configure(settings.log_format, settings.log_level,
                    secrets=logs.known_secrets(settings.store))
     policy = load_policy(settings.policy)
-    sidecar = Sidecar(settings, policy)
-    logging.getLogger("maytrain").info("settings: %s", sidecar.settings.described())
+    count = worker_count(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    if count > 1:
+        opener_for(settings.store)  # refused once here, not once by every worker
+        described = replace(settings.under(policy), workers=count).described()
+        logging.getLogger("maytrain").info("settings: %s", described)
+        return Supervisor(settings, count).run(stop)
+    return _serve_alone(settings, policy, stop)
+
+
+def _serve_alone(settings: Settings, policy: Policy, stop: threading.Event) -> int:
+    """One process serving (no supervisor): until `stop`, then drain."""
+    from ..runtime import Sidecar  # grpc server parts load only for `serve`
+
+    sidecar = Sidecar(replace(settings, workers=1), policy)
+    logging.getLogger("maytrain").info("settings: %s", sidecar.settings.described())
     sidecar.start()
     stop.wait()
     sidecar.stop()

@@ -1,7 +1,10 @@
-"""Binding listen addresses: TCP `host:port` and `unix:/path`, failing clearly when taken."""
+"""Binding listen addresses: TCP `host:port` and `unix:/path`, failing clearly when taken;
+and claiming TCP ports for the worker processes that share them (SO_REUSEPORT)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import socket
@@ -93,3 +96,68 @@ def _claim_socket_path(path: Path) -> None:
             path.unlink()
             return
     raise ListenError(f"cannot listen on unix:{path}: another process is listening there")
+
+
+def claim_shared_port(address: str) -> tuple[str, socket.socket]:
+    """Make sure no other process listens on the TCP `address`, then hold its port for the
+    workers that will share it: returns the address with its port made concrete (port 0
+    picks one) and a bound, not listening, SO_REUSEPORT socket to close once they bound it.
+
+    Workers bind with SO_REUSEPORT, which another process of the same user could share as
+    well; so the port is first bound without it, which fails if anyone else holds it."""
+    host, port = split_host_port(address)
+    infos = _addresses_of(address, host, port)
+    if port:
+        for family, kind, proto, _, where in infos:
+            _probe_exclusive(address, family, kind, proto, where)
+    family, kind, proto, _, where = infos[0]
+    held = socket.socket(family, kind, proto)
+    try:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        held.bind(where)
+    except OSError as exc:
+        held.close()
+        raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+    bound = held.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{bound}", held
+
+
+def split_host_port(address: str) -> tuple[str, int]:
+    """(host, port) of a checked TCP address (`check_address`); brackets removed."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _addresses_of(address: str, host: str, port: int) -> list:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+    if not infos:
+        raise ListenError(f"cannot listen on {address}: the host has no address")
+    return infos
+
+
+def _probe_exclusive(address: str, family: int, kind: int, proto: int, where: tuple) -> None:
+    """Bind without SO_REUSEPORT (with SO_REUSEADDR, as gRPC does, so connections of an
+    earlier run in TIME_WAIT do not count): fails while any other socket listens there."""
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(where)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ListenError(f"cannot listen on {address}: address in use (is another "
+                                  "sidecar using it?)") from None
+            raise ListenError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+
+
+def release(held: list[socket.socket]) -> None:
+    """Close the sockets `claim_shared_port` held (the workers have bound the ports)."""
+    for sock in held:
+        with contextlib.suppress(OSError):
+            sock.close()
+    held.clear()
