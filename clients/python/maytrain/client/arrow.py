@@ -1,5 +1,6 @@
 """Apache Arrow: decide every row of a Table or RecordBatch, of any size, in one call, and
 get the answers back as arrays aligned with the rows — a boolean mask and the reasons.
+The rows travel as columns (CheckColumns), never as one message per row.
 
 Columns are found by the record's field names (`account_id`, `data_category`, ...;
 `columns` renames them); a missing column leaves that field unset. Needs pyarrow
@@ -8,16 +9,22 @@ Columns are found by the record's field names (`account_id`, `data_category`, ..
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import grpc
+
+from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_pb2
 
+from ._calls import NoUsableAnswer, call_options, failed_call
 from ._errors import InvalidRecordError
 from ._optional import require
 from ._records import FIELDS, from_fields, timestamp_from_micros, to_timestamp
 from ._sync import ConsentClient
+from .columns import columns_request, read_allowed
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,7 +45,72 @@ class ArrowDecisions:
 def decide_arrow(client: ConsentClient, data: ArrowData, *,
                  columns: Mapping[str, str] | None = None, min_consent_version: int = 0,
                  timeout: float | None = None) -> ArrowDecisions:
-    """Decide every row of `data` (through check_many: batched, ordered, fail closed)."""
+    """Decide every row of `data` through CheckColumns: the columns travel in Arrow's own
+    layout, max_batch rows a call, a few calls in flight; rows of a call that gets no
+    answer are denied as unavailable (fail closed). A sidecar without CheckColumns is
+    asked through CheckBatch instead."""
+    pa = require("pyarrow", "arrow")
+    options = call_options(client.config, timeout, min_consent_version, False)
+    parts: list[ArrowDecisions] = []
+    in_flight: deque[tuple[int, grpc.Future[pb.CheckColumnsResponse]]] = deque()
+    try:
+        for start in range(0, data.num_rows, client.config.max_batch):
+            piece = data.slice(start, client.config.max_batch)
+            request = columns_request(piece, columns=columns, min_consent_version=min_consent_version,
+                                      default_purpose=client.config.default_purpose)
+            future = client._stub.CheckColumns.future(request, timeout=options.timeout,
+                                                      wait_for_ready=client.config.wait_for_ready)
+            in_flight.append((piece.num_rows, future))
+            if len(in_flight) >= client.config.max_concurrency:
+                parts.append(_answer(client, *in_flight.popleft()))
+        while in_flight:
+            parts.append(_answer(client, *in_flight.popleft()))
+    except _NoColumns:
+        return _decide_rows(client, data, columns, min_consent_version, timeout)
+    finally:
+        for _, unfinished in in_flight:  # only left when raising: don't leave calls running
+            unfinished.cancel()
+    if not parts:
+        return ArrowDecisions(pa.array([], pa.bool_()), pa.array([], pa.string()),
+                              pa.array([], pa.uint64()), pa.array([], pa.string()))
+    return ArrowDecisions(*(pa.concat_arrays([getattr(p, name) for p in parts])
+                            for name in ("allowed", "reason", "consent_version", "policy_version")))
+
+
+class _NoColumns(Exception):
+    """The sidecar does not serve CheckColumns (an older one)."""
+
+
+def _answer(client: ConsentClient, count: int,
+            future: grpc.Future[pb.CheckColumnsResponse]) -> ArrowDecisions:
+    """One call's decisions, or denials for its rows if it got no usable answer."""
+    pa = require("pyarrow", "arrow")
+    try:
+        response = future.result()
+        allowed, reason = read_allowed(response, count)
+        versions = (response.consent_version, response.policy_version)
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
+            raise _NoColumns() from error
+        allowed, reason, versions = _denied(client, count, error)
+    except ValueError as error:
+        allowed, reason, versions = _denied(client, count, NoUsableAnswer(str(error)))
+    return ArrowDecisions(allowed, reason, pa.repeat(pa.scalar(versions[0], pa.uint64()), count),
+                          pa.repeat(pa.scalar(versions[1], pa.string()), count))
+
+
+def _denied(client: ConsentClient, count: int, error: Exception) -> tuple[Any, Any, tuple[int, str]]:
+    """Every row denied as unavailable (raises instead where the client is asked to)."""
+    pa = require("pyarrow", "arrow")
+    decisions = failed_call(client.config, [consent_pb2.Record()] * count, error)
+    return (pa.repeat(pa.scalar(False), count),
+            pa.repeat(pa.scalar(decisions[0].reason.value if decisions else "", pa.string()), count),
+            (0, ""))
+
+
+def _decide_rows(client: ConsentClient, data: ArrowData, columns: Mapping[str, str] | None,
+                 min_consent_version: int, timeout: float | None) -> ArrowDecisions:
+    """decide_arrow through CheckBatch, one wire record per row (for older sidecars)."""
     pa = require("pyarrow", "arrow")
     decisions = client.check_many(records_from_arrow(data, columns),
                                   min_consent_version=min_consent_version, timeout=timeout)
