@@ -26,6 +26,8 @@ _TOP_KEYS = {"name", "terms_effective", "max_staleness_seconds", "purposes", "ca
 _CATEGORY_KEYS = {"basis", "user_consent", "derived_from", "description"}
 _RULE_KEYS = {"region", "consent", "prohibit"}
 DEFAULT_MAX_STALENESS_SECONDS = 30.0
+RuleSet = tuple[int, ...]
+"""Positions in a policy's `region_rules`: the rules that bind one region."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,9 @@ class RegionRule:
 
 
 class Policy:
-    """A parsed, validated policy; `rule_for` and `sources` are memoised (pure)."""
+    """A parsed, validated policy. What it derives from its own text is made once (each
+    category's sources at load, each category's rule per set of binding region rules on
+    first use); nothing is kept per string a caller sends, so nothing grows with them."""
 
     def __init__(self, *, source: str, version: str, name: str, categories: Taxonomy,
                  purposes: Taxonomy, basis: dict[str, str], user_consent: frozenset[str],
@@ -59,8 +63,14 @@ class Policy:
         self.terms_effective = terms_effective
         self.max_staleness_seconds = max_staleness_seconds
         self._basis, self._user_consent, self._derived = basis, user_consent, derived_from
-        self._rules: dict[tuple[str, str], CategoryRule] = {}
-        self._sources: dict[str, tuple[str, ...]] = {}
+        self._territories = tuple(regions.territory(rule.region) for rule in region_rules)
+        # Keyed by what the policy and ISO 3166 declare, never by any string a caller sends:
+        # the rules binding each region code (a code the policy knows, of finitely many),
+        # and one rule per declared category and distinct set of binding rules.
+        self._binding: dict[str, RuleSet] = {"": ()}
+        self._rules: dict[tuple[str, RuleSet], CategoryRule] = {}
+        self._sources = {node: tuple(_closure(node, self.declared_sources))
+                         for node in categories.nodes}
 
     def is_category(self, key: str) -> bool:
         """True for any declared node of the category tree."""
@@ -82,27 +92,42 @@ class Policy:
         return self.normalize_region(code) if code else ""
 
     def rule_for(self, category: str, region: str) -> CategoryRule:
-        """Basis and user-consent need of a declared category in a normalized region ('')."""
-        key = (category, region)
+        """Basis and user-consent need of a declared category in a normalized region ('');
+        ValueError for a category the policy does not declare."""
+        key = (category, self.binding_rules(region))
         rule = self._rules.get(key)
         if rule is None:
-            rule = self._rules[key] = self._resolve(category, region)
+            if category not in self.categories:
+                raise ValueError(f"{category!r} is not a declared category")
+            rule = self._rules[key] = self._resolve(category, key[1])
         return rule
+
+    def binding_rules(self, region: str) -> RuleSet:
+        """The positions in `region_rules` of the rules whose region overlaps `region` (a
+        normalized code, '' for none); kept only for a code in its normalized form."""
+        found = self._binding.get(region)
+        if found is None:
+            places = self.regions.places(region)
+            found = tuple(i for i, territory in enumerate(self._territories)
+                          if any(territory.touches(place) for place in places))
+            if self.regions.normalize(region) == region:
+                self._binding[region] = found
+        return found
 
     def sources(self, category: str) -> tuple[str, ...]:
         """Every category `category` is derived from, transitively, in first-seen order."""
         found = self._sources.get(category)
-        if found is None:
-            found = self._sources[category] = tuple(_closure(category, self.declared_sources))
+        if found is None:  # not a declared category: worked out, not kept
+            found = tuple(_closure(category, self.declared_sources))
         return found
 
     def declared_sources(self, category: str) -> tuple[str, ...]:
         """The derived_from declared on the category or any of its ancestors."""
         return declared_sources(category, self._derived)
 
-    def _resolve(self, category: str, region: str) -> CategoryRule:
+    def _resolve(self, category: str, binding: RuleSet) -> CategoryRule:
         basis = self._subtree_basis(category)
-        for rule in self._rules_in(region):
+        for rule in (self.region_rules[i] for i in binding):
             if any(overlaps(scope, category) for scope in rule.prohibit):
                 basis = PROHIBITED
             elif basis == TERMS and any(overlaps(scope, category) for scope in rule.consent):
@@ -117,11 +142,6 @@ class Policy:
 
     def _leaf_basis(self, leaf: str) -> str:
         return next(self._basis[key] for key in ancestors(leaf) if key in self._basis)
-
-    def _rules_in(self, region: str) -> list[RegionRule]:
-        if not region:
-            return []
-        return [r for r in self.region_rules if self.regions.overlap(region, r.region)]
 
 
 def declared_sources(category: str, derived: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:

@@ -26,6 +26,22 @@ def _places_overlap(a: str, b: str) -> bool:
     return a == b or a.split("-")[0] == b or b.split("-")[0] == a
 
 
+class Territory:
+    """The places a normalized code stands for, indexed so that whether one place shares
+    territory with them is a few set lookups (`_places_overlap` against each place)."""
+
+    __slots__ = ("places", "countries")
+
+    def __init__(self, places: frozenset[str]) -> None:
+        self.places = places
+        self.countries = frozenset(place.split("-")[0] for place in places)
+
+    def touches(self, place: str) -> bool:
+        """True when the country or subdivision `place` shares territory with these places."""
+        return (place in self.places or place in self.countries
+                or place.split("-")[0] in self.places)
+
+
 class Regions:
     """The policy's region groups and aliases, and how codes relate to each other.
 
@@ -48,6 +64,10 @@ class Regions:
     def places(self, code: str) -> frozenset[str]:
         """The countries and subdivisions a normalized code stands for."""
         return self.groups.get(code, frozenset((code,)))
+
+    def territory(self, code: str) -> Territory:
+        """The places a normalized code stands for, ready for `Territory.touches`."""
+        return Territory(self.places(code))
 
     def overlap(self, a: str, b: str) -> bool:
         """True when two normalized codes share territory."""
