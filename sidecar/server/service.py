@@ -220,6 +220,8 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
                  index: ConsentIndex | None, started: float,
                  context: grpc.ServicerContext) -> None:
         """Tell the observer about a decided call (one report per call, never per record)."""
+        if self.observer is NO_OBSERVER:
+            return
         consent_version, policy_version = _versions(index, self.policy)
         self.observer.decided(DecidedBatch(rpc, records, decisions, now, consent_version,
                                            policy_version, time.perf_counter() - started,
