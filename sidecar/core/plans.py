@@ -125,7 +125,7 @@ class Planner:
 
     def plan(self, record: Record) -> Plan:
         """Rules 1-4 for the record, then one outcome per category (rules 5-11)."""
-        return self.planned(record)[0]
+        return self._plan(record)
 
     def planned(self, record: Record) -> Spanned:
         """The record's plan and the span of `now` it holds for, [since, until): the plan
