@@ -23,9 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from .cpus import usable_cores
+from .observability.receipts.spool import worker_spool
 from .server.listeners import ListenError, check_address, claim_shared_port, release, unix_path
 from .settings import Settings
 from .worker_process import orders
@@ -56,7 +56,7 @@ def worker_count(settings: Settings, cores: Callable[[], int] = usable_cores) ->
 def worker_settings(settings: Settings, index: int, count: int) -> Settings:
     """What worker `index` of `count` runs: shared ports, its own receipt spool (a share of
     the cap), and the metrics endpoint for worker 0 only."""
-    receipts = str(Path(settings.receipts) / f"worker-{index}") if settings.receipts else None
+    receipts = str(worker_spool(settings.receipts, index)) if settings.receipts else None
     return replace(settings, reuse_port=True, workers=count, receipts=receipts,
                    receipts_max_bytes=max(1, settings.receipts_max_bytes // count),
                    metrics_listen=settings.metrics_listen if index == 0 else None)

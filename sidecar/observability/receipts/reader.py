@@ -3,11 +3,13 @@
 Receipts come out one JSON object a line, keys in `lines.FIELDS` order. A torn line (the
 last one of a file when the process died mid-write) or a line that is not a spool line is
 skipped and counted. Following (`follow=True`) keeps reading as the writer appends, and
-moves on to each new file.
+moves on to each new file. The spools of a sidecar's workers (`DIR/worker-<i>/`) are read
+with DIR's own, their lines merged by time.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr
 from pathlib import Path
 
 from .lines import expand, parse_line
-from .spool import numbered_files
+from .spool import numbered_files, spool_directories
 
 CHUNK = 1 << 20
 
@@ -92,25 +94,44 @@ def read_receipts(directory: str | Path, wanted: ReceiptFilter = ReceiptFilter()
 
 def _spool_lines(directory: Path, follow: bool, poll: float,
                  stop: threading.Event) -> Iterator[bytes]:
-    """Every complete line of the spool's files, oldest file first, then (when following)
+    """Every complete line of the spools' files, oldest file first, then (when following)
     each line as it is appended; a torn last line of a finished file is yielded as is
-    (the caller finds it is no receipt)."""
-    at = _Position()
+    (the caller finds it is no receipt). The spools' lines are merged by their time."""
+    tails: dict[Path, _Tail] = {}
     while True:
-        files = [(seq, path) for seq, path in numbered_files(directory) if seq >= at.seq]
+        for spool in spool_directories(directory):
+            tails.setdefault(spool, _Tail(spool))
+        yield from heapq.merge(*(tail.lines(follow) for tail in tails.values()), key=_time_of)
+        if not follow or stop.wait(poll):
+            return
+
+
+def _time_of(line: bytes) -> bytes:
+    """The time a spool line starts with ({"time":"2026-03-15T14:23:01.123456Z"...)."""
+    return line[:40]
+
+
+class _Tail:
+    """Where reading one spool has got to."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.at = directory, _Position()
+
+    def lines(self, follow: bool) -> Iterator[bytes]:
+        """The lines written since the last call (all of them, at first)."""
+        files = [(seq, path) for seq, path in numbered_files(self.directory)
+                 if seq >= self.at.seq]
         for position, (seq, path) in enumerate(files):
-            if seq != at.seq:
-                at = _Position(seq)
+            if seq != self.at.seq:
+                self.at = _Position(seq)
+            at = self.at
             for chunk in _chunks(path, at):
                 *lines, at.partial = (at.partial + chunk).split(b"\n")
                 yield from lines
-            finished = position < len(files) - 1 or not follow
-            if finished:
+            if position < len(files) - 1 or not follow:  # finished
                 if at.partial:
                     yield at.partial
-                at = _Position(seq + 1)
-        if not follow or stop.wait(poll):
-            return
+                self.at = _Position(seq + 1)
 
 
 def _chunks(path: Path, at: _Position) -> Iterator[bytes]:

@@ -5,6 +5,10 @@ One file is open for appending at a time. It is rotated when it reaches its size
 and when a rotation would take the spool over its total cap the oldest files are deleted
 first, each deletion reported to the caller. `<start>` is the UTC time of the file's first
 receipt, `<seq>` a number that only grows, also across restarts: files are ordered by it.
+
+Under `serve --workers N` each worker has a spool of its own, `DIR/worker-<i>/` (a share
+of the cap each), so no two processes ever append to, rotate or trim the same files;
+readers take DIR and every worker spool in it together (`spool_directories`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import BinaryIO
 from .lines import count_receipts
 
 FILE_PATTERN = re.compile(r"^receipts-(?P<start>\d{8}T\d{6}Z)-(?P<seq>\d+)\.jsonl$")
+WORKER_PATTERN = re.compile(r"^worker-\d+$")
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,21 @@ def numbered_files(directory: Path) -> list[tuple[int, Path]]:
             if match and entry.is_file():
                 found.append((int(match["seq"]), Path(entry.path)))
     return sorted(found)
+
+
+def worker_spool(directory: str | Path, index: int) -> Path:
+    """The spool of worker `index` of a sidecar run with several workers."""
+    return Path(directory) / f"worker-{index}"
+
+
+def spool_directories(directory: Path) -> list[Path]:
+    """The spool `directory` and the worker spools in it, in worker order."""
+    found = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(directory):
+            if WORKER_PATTERN.match(entry.name) and entry.is_dir():
+                found.append((int(entry.name.removeprefix("worker-")), Path(entry.path)))
+    return [directory, *(path for _, path in sorted(found))]
 
 
 def spool_files(directory: Path) -> list[Path]:
