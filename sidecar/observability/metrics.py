@@ -97,6 +97,8 @@ class Metrics:
                         for rpc in RPCS}
         self._by_kind = {kind: self._sync_errors.labels(kind) for kind in SYNC_ERROR_KINDS}
         self.registry.register(_CacheCollector(view))
+        self.exported = self.registry
+        """What `serve` answers with (worker 0 of several: every worker's, see team_metrics)."""
 
     def decided(self, batch: DecidedBatch) -> None:
         """Count a batch: one increment per distinct reason, one observation per histogram."""
@@ -114,7 +116,7 @@ class Metrics:
     def serve(self, address: str) -> MetricsServer:
         """Serve /metrics on `address` (host:port, [v6]:port or :port) in a daemon thread."""
         host, port = split_address(address)
-        server, thread = start_http_server(port, host, registry=self.registry)
+        server, thread = start_http_server(port, host, registry=self.exported)
         return MetricsServer(server, thread)
 
 
