@@ -75,7 +75,6 @@ class StoreFollower:
         self._flight: threading.Event | None = None
         self._wake = threading.Event()
         self._changed = threading.Condition()
-        self._following = False
         self._started_monotonic = 0
 
     def refresh(self) -> ConsentIndex | None:
@@ -99,25 +98,19 @@ class StoreFollower:
     def wait_for_version(self, version: int, timeout: float) -> ConsentIndex | None:
         """The index once it reaches `version`, or the current one after `timeout` seconds.
 
-        While the follow loop runs, the caller only wakes it and waits: a request thread
-        never syncs itself, so a store that hangs holds no request past its deadline (and
-        no request thread writes the snapshot file)."""
+        The caller only wakes the follow loop and waits for its next index: a request
+        thread never syncs itself, so it never reads the store, never holds a request past
+        its deadline while a store hangs, and never writes the snapshot file. Before the
+        loop runs (or on a follower that never follows) nothing syncs for it: the call ends
+        at its timeout with the index there is."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not _reached(self.index, version):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                if self._following:
-                    self._wake.set()
-                    self._changed.wait(min(remaining, PUSH_SLICE))
-                else:  # no loop to wake (a one-off follower): sync here, then look again
-                    self._changed.release()
-                    try:
-                        self.refresh()
-                    finally:
-                        self._changed.acquire()
-                    self._changed.wait(min(remaining, 0.02))
+                self._wake.set()  # again after each index: the loop clears it as it syncs
+                self._changed.wait(min(remaining, PUSH_SLICE))
         return self.index
 
     @property
@@ -141,7 +134,6 @@ class StoreFollower:
         """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`."""
         # With a reader that pushes changes, `heartbeat` (if given) shortens the interval:
         # pushes carry the changes, heartbeats keep a quiet store from reading as stale.
-        self._following = True
         while not stop.is_set():
             self.refresh()
             period = self._period(interval, heartbeat)

@@ -104,5 +104,6 @@ def test_concurrent_refreshes_share_one_sync(store_url: str) -> None:
 
 def test_wait_for_version_gives_up_at_its_timeout(store_url: str) -> None:
     follower = follower_for(store_url, Clock())
+    follower.refresh()
     index = follower.wait_for_version(99, timeout=0.2)
     assert index is not None and index.version == 1
