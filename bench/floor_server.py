@@ -1,7 +1,9 @@
 """The floor for gRPC benchmarks: a do-nothing ConsentCheckService on the same stack.
 
-It parses each request like the sidecar does and answers every record with a constant
-decision, so the difference to the sidecar is the decision work alone.
+gRPC parses each request with the same generated messages as the sidecar's; the floor
+then answers every record with a constant decision (a CheckColumns call with a same-sized
+answer: a count-bit bitmap and a count-byte reason column), so the difference to the
+sidecar is the decision work alone.
 
     python bench/floor_server.py ADDRESS
 """
@@ -20,6 +22,7 @@ from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
 ALLOW, REASON = consent_pb2.VERDICT_ALLOW, consent_pb2.REASON_ALLOWED_BY_TERMS
+VERSIONS = {"consent_version": 1, "policy_version": "sha256:floor"}
 
 
 class NothingService(pb_grpc.ConsentCheckServiceServicer):
@@ -27,20 +30,41 @@ class NothingService(pb_grpc.ConsentCheckServiceServicer):
 
     def Check(self, request, context):
         return pb.CheckResponse(decision=consent_pb2.Decision(
-            record_id=request.record.record_id, verdict=ALLOW, reason=REASON))
+            record_id=request.record.record_id, verdict=ALLOW, reason=REASON), **VERSIONS)
 
     def CheckBatch(self, request, context):
-        response = pb.CheckBatchResponse()
-        add = response.decisions.add
-        for record in request.records:
-            add(record_id=record.record_id, verdict=ALLOW, reason=REASON)
+        response = pb.CheckBatchResponse(**VERSIONS)
+        _echo(request.records, response.decisions)
         return response
+
+    def CheckStream(self, request_iterator, context):
+        for request in request_iterator:
+            response = pb.CheckStreamResponse(**VERSIONS)
+            _echo(request.records, response.decisions)
+            yield response
+
+    def CheckColumns(self, request, context):
+        count = request.count
+        return pb.CheckColumnsResponse(allowed=b"\xff" * ((count + 7) // 8),
+                                       reasons=bytes([REASON]) * count, **VERSIONS)
+
+    def GetStatus(self, request, context):
+        return pb.GetStatusResponse(serving=True, **VERSIONS)
+
+
+def _echo(records, decisions) -> None:
+    """One ALLOW per record, echoing its record_id (as the sidecar's answer does)."""
+    add = decisions.add
+    for record in records:
+        wire = add()
+        wire.record_id, wire.verdict, wire.reason = record.record_id, ALLOW, REASON
 
 
 def main() -> None:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.so_reuseport", 0),
-                                  ("grpc.max_receive_message_length", 64 << 20)])
+                                  ("grpc.max_receive_message_length", 64 << 20),
+                                  ("grpc.max_send_message_length", 64 << 20)])
     pb_grpc.add_ConsentCheckServiceServicer_to_server(NothingService(), server)
     server.add_insecure_port(sys.argv[1])
     server.start()
