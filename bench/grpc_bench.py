@@ -1,72 +1,273 @@
 """gRPC benchmark: the real sidecar beside a do-nothing server, in one run, as ratios.
 
-Both run as separate processes on this machine; this process is the client. Reported:
-unary Check latency (p50/p99) and CheckBatch throughput (records/s) at 1, 100, 1,000 and
-10,000 records per call. Targets: Check p50 within 1.5x of the floor; CheckBatch at
-10,000 records at least half the floor's rate.
+Both run as separate processes on this machine; this process is the client. It sends
+requests serialized before timing starts and takes the replies as bytes (each reply shape
+is parsed and checked once, before timing), so its own work per call stays small and
+equal for both servers. One call is in flight at a time (a stream keeps two messages in
+flight). Measured: unary Check latency (p50/p99, calls alternating between the servers one
+by one), and CheckBatch, CheckStream and
+CheckColumns throughput (records/s) at 100, 1,000 and 10,000 records per call, for
+"pipeline" and "scattered" batches (see workload.py). Each figure is measured in rounds
+that alternate floor and sidecar, so a change in the machine's load falls on both alike;
+reported are medians, and the median of the per-round ratios.
 
-Batches are drawn two ways, both reported: "pipeline" batches, whose records come from
-100 accounts (one ingestion job's batch spans few tenants; every record still has its
-own collected_at), and "scattered" batches over every account, where almost every record
-has a key of its own and gets a full decision.
-
-    python bench/grpc_bench.py [--accounts N] [--calls N] [--seconds S]
+    python bench/grpc_bench.py [--accounts N] [--rounds N] [--seconds S] [--sizes ...] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
-from processes import free_port, maytrain
+from processes import cpu_seconds, free_port, maytrain, workers_available
+from workload import (
+    BATCH_RPCS,
+    SERVICE,
+    SHAPES,
+    answered,
+    batch_payload,
+    check_payloads,
+    make_store,
+    pools,
+    records,
+)
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 from maytrain.v1 import consent_pb2
 
+__all__ = ["batch_rate", "free_port", "make_store", "maytrain", "records", "wait_ready"]
 HERE = Path(__file__).parent
-CATEGORIES = ["service_generated.usage", "service_generated.telemetry",
-              "customer_content.chat", "customer_content.document", "customer_content.audio"]
+SIZES = (100, 1_000, 10_000)
+OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
+           ("grpc.max_send_message_length", 64 << 20)]
+TARGETS = {"check_p50": 1.2, "check_p99": 1.5, ("CheckBatch", "pipeline", 10_000): 0.7,
+           ("CheckColumns", "pipeline", 10_000): 0.6, ("CheckColumns", "scattered", 10_000): 0.6}
 
 
-def make_store(workdir: Path, accounts: int) -> str:
-    """A SQLite store with `accounts` accounts, most with a content grant."""
-    lines = []
-    for n in range(accounts):
-        lines.append({"type": "account", "account": f"acct-{n}", "region": "US"})
-        if n % 4:
-            lines.append({"type": "grant", "account": f"acct-{n}",
-                          "category": "customer_content", "purpose": "ai",
-                          "valid_from": "2022-01-01T00:00:00Z"})
-    path = workdir / "bench.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    store = f"sqlite:///{workdir / 'bench.db'}"
-    subprocess.run([*maytrain(), "store", "init", "--store", store], check=True,
-                   capture_output=True)
-    subprocess.run([*maytrain(), "import", str(path), "--store", store], check=True,
-                   capture_output=True)
-    return store
+class Server:
+    """A server process on a loopback port, and raw (bytes in, bytes out) methods on it."""
+
+    def __init__(self, name: str, command: Callable[[str], list[str]]) -> None:
+        self.name, self.address = name, f"127.0.0.1:{free_port()}"
+        self.process = subprocess.Popen(command(self.address), stderr=subprocess.DEVNULL)
+        self.channel = grpc.insecure_channel(self.address, options=OPTIONS)
+
+    def unary(self, rpc: str) -> grpc.UnaryUnaryMultiCallable:
+        return self.channel.unary_unary(f"/{SERVICE}/{rpc}", request_serializer=None,
+                                        response_deserializer=None)
+
+    def stream(self) -> grpc.StreamStreamMultiCallable:
+        return self.channel.stream_stream(f"/{SERVICE}/CheckStream", request_serializer=None,
+                                          response_deserializer=None)
+
+    def wait_serving(self, timeout: float = 120) -> None:
+        stub, deadline = pb_grpc.ConsentCheckServiceStub(self.channel), time.monotonic() + timeout
+        while True:
+            try:
+                if stub.GetStatus(pb.GetStatusRequest(), timeout=1).serving:
+                    return
+            except grpc.RpcError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.process.pid) or 0.0
+
+    def stop(self) -> None:
+        self.channel.close()
+        self.process.terminate()
+        self.process.wait(30)
 
 
-def records(count: int, accounts: list[int], rng: random.Random) -> list[consent_pb2.Record]:
-    out = []
-    for i in range(count):
-        rec = consent_pb2.Record(record_id=f"r{i}", account_id=f"acct-{rng.choice(accounts)}",
-                                 data_category=rng.choice(CATEGORIES), purpose="ai.training")
-        rec.collected_at.FromSeconds(1_700_000_000 + rng.randrange(10**8))
-        out.append(rec)
+def floor_server() -> Server:
+    return Server("floor", lambda address: [sys.executable, str(HERE / "floor_server.py"),
+                                            address])
+
+
+def sidecar_server(store: str, *extra: str) -> Server:
+    return Server("sidecar", lambda address: [*maytrain(), "serve", "--store", store,
+                                              "--listen", address, *extra])
+
+
+def latencies(call: Callable, payloads: list[bytes], calls: int) -> list[float]:
+    """Seconds per unary call, `calls` calls through the payloads in turn."""
+    times, clock = [], time.perf_counter
+    for i in range(calls):
+        payload = payloads[i % len(payloads)]
+        start = clock()
+        call(payload, timeout=5)
+        times.append(clock() - start)
+    return times
+
+
+def call_rate(call: Callable, payload: bytes, size: int, seconds: float) -> float:
+    """Records per second of back-to-back unary calls carrying `size` records each."""
+    done, start, clock = 0, time.perf_counter(), time.perf_counter
+    while clock() - start < seconds:
+        call(payload, timeout=60)
+        done += size
+    return done / (clock() - start)
+
+
+def stream_rate(open_stream: Callable, payload: bytes, size: int, seconds: float,
+                window: int = 2) -> float:
+    """Records per second of one CheckStream call keeping `window` messages in flight."""
+    credits, stop = threading.Semaphore(window), threading.Event()
+
+    def requests():
+        while True:
+            credits.acquire()
+            if stop.is_set():
+                return
+            yield payload
+
+    replies = open_stream(requests(), timeout=seconds + 120)
+    done, start = 0, time.perf_counter()
+    for _ in replies:
+        done += size
+        if time.perf_counter() - start >= seconds:
+            break
+        credits.release()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    credits.release()
+    for _ in replies:  # drain what was in flight; the stream ends when requests() does
+        pass
+    return done / elapsed
+
+
+def first_reply(server: Server, rpc: str, payload: bytes) -> bytes:
+    """One reply of `rpc`, as bytes (the check before timing, and a warm-up)."""
+    if rpc == "CheckStream":
+        return next(iter(server.stream()(iter([payload]), timeout=60)))
+    return server.unary(rpc)(payload, timeout=60)
+
+
+def alternate(servers: tuple[Server, Server], measure: Callable[[Server], float],
+              rounds: int) -> dict[str, list[float]]:
+    """Each server's figure and CPU seconds spent, `rounds` times, floor and sidecar in turn."""
+    figures: dict[str, list[float]] = {f"{s.name}{k}": [] for s in servers for k in ("", "_cpu")}
+    for turn in range(rounds):
+        for server in servers if turn % 2 == 0 else reversed(servers):
+            before = server.cpu()
+            figures[server.name].append(measure(server))
+            figures[f"{server.name}_cpu"].append(server.cpu() - before)
+        time.sleep(0.05)
+    return figures
+
+
+def unary_check(servers, payloads: list[bytes], calls: int) -> dict:
+    """Check latency of both servers: p50 and p99 in ms, and their ratios. Calls alternate
+    between the servers one by one, so that both see the same moments of the machine."""
+    methods = {s.name: s.unary("Check") for s in servers}
+    for method in methods.values():
+        latencies(method, payloads, 300)  # warm up
+    samples: dict[str, list[float]] = {name: [] for name in methods}
+    clock, order = time.perf_counter, list(methods.items())
+    for i in range(calls):
+        payload = payloads[i % len(payloads)]
+        for name, method in order if i % 2 == 0 else reversed(order):
+            start = clock()
+            method(payload, timeout=5)
+            samples[name].append(clock() - start)
+    out: dict = {}
+    for name, times in samples.items():
+        times.sort()
+        out[name] = {"p50_ms": statistics.median(times) * 1e3,
+                     "p99_ms": times[int(len(times) * 0.99) - 1] * 1e3, "calls": len(times)}
+    for p in ("p50", "p99"):
+        out[f"{p}_ratio"] = out["sidecar"][f"{p}_ms"] / out["floor"][f"{p}_ms"]
+        out[f"{p}_target"] = TARGETS[f"check_{p}"]
     return out
 
 
+def batch_cell(servers, rpc: str, shape: str, size: int, pool: list, rounds: int,
+               seconds: float) -> dict:
+    """One RPC at one batch size and shape: both servers' records/s and their ratio."""
+    payload = batch_payload(rpc, pool[:size])
+    cell: dict = {"rpc": rpc, "shape": shape, "size": size, "request_bytes": len(payload),
+                  "distinct_keys": len({(r.account_id, r.user_id, r.data_category, r.purpose)
+                                        for r in pool[:size]}),
+                  "target": TARGETS.get((rpc, shape, size))}
+    allowed = {}
+    for server in servers:
+        try:
+            count, allowed[server.name] = answered(rpc, first_reply(server, rpc, payload))
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            return {**cell, "not_measured": f"the {server.name} does not serve {rpc}"}
+        assert count == size, f"{server.name} answered {count} of {size} records ({rpc})"
+
+    def measure(server: Server) -> float:
+        if rpc == "CheckStream":
+            return stream_rate(server.stream(), payload, size, seconds)
+        return call_rate(server.unary(rpc), payload, size, seconds)
+
+    figures = alternate(servers, measure, rounds)
+    ratios = [s / f for s, f in zip(figures["sidecar"], figures["floor"], strict=True)]
+    cell.update(ratio=statistics.median(ratios), ratios=ratios,
+                sidecar_allowed_share=allowed["sidecar"] / size)
+    for name in ("floor", "sidecar"):
+        rates, cpu = figures[name], figures[f"{name}_cpu"]
+        cell[f"{name}_rps"] = statistics.median(rates)
+        cell[f"{name}_cpu_us_per_record"] = statistics.median(
+            c / (r * seconds) * 1e6 for c, r in zip(cpu, rates, strict=True))
+    return cell
+
+
+def run(accounts: int = 10_000, rounds: int = 3, seconds: float = 1.0, calls: int = 5000,
+        sizes: tuple[int, ...] = SIZES, rpcs: tuple[str, ...] = BATCH_RPCS,
+        progress: Callable[[str], None] = lambda line: None) -> dict:
+    """Every figure of this benchmark, as a dict (see report.py for its shape)."""
+    batches = pools(accounts)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = make_store(Path(tmp), accounts)
+        # One serving process, like the floor: one call is in flight at a time anyway.
+        one = ("--workers", "1") if workers_available() else ()
+        servers = (floor_server(), sidecar_server(store, *one))
+        try:
+            for server in servers:
+                server.wait_serving()
+            unary = unary_check(servers, check_payloads(batches["scattered"]), calls)
+            progress(f"Check p50 ratio {unary['p50_ratio']:.2f}, p99 {unary['p99_ratio']:.2f}")
+            cells = []
+            for rpc in rpcs:
+                for shape in SHAPES:
+                    for size in sizes:
+                        cells.append(batch_cell(servers, rpc, shape, size, batches[shape],
+                                                rounds, seconds))
+                        progress(_cell_line(cells[-1]))
+        finally:
+            for server in servers:
+                server.stop()
+    return {"accounts": accounts, "rounds": rounds, "seconds_per_round": seconds,
+            "unary": unary, "batches": cells}
+
+
+def _cell_line(cell: dict) -> str:
+    if "not_measured" in cell:
+        return f"{cell['rpc']:12} {cell['shape']:9} {cell['size']:>6}  not measured: " \
+               f"{cell['not_measured']}"
+    target = f" (target >= {cell['target']})" if cell["target"] else ""
+    return (f"{cell['rpc']:12} {cell['shape']:9} {cell['size']:>6}  floor "
+            f"{cell['floor_rps']:>10,.0f} rec/s | sidecar {cell['sidecar_rps']:>10,.0f} rec/s | "
+            f"{cell['ratio']:.2f} of floor{target}")
+
+
 def wait_ready(stub: pb_grpc.ConsentCheckServiceStub, sample: consent_pb2.Record) -> None:
+    """Block until a server answers Check (for benchmarks that use a stub)."""
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -78,18 +279,9 @@ def wait_ready(stub: pb_grpc.ConsentCheckServiceStub, sample: consent_pb2.Record
             time.sleep(0.1)
 
 
-def unary_latency(stub, pool, calls: int) -> tuple[float, float]:
-    times = []
-    for i in range(calls):
-        request = pb.CheckRequest(record=pool[i % len(pool)])
-        start = time.perf_counter()
-        stub.Check(request, timeout=5)
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return statistics.median(times) * 1e3, times[int(len(times) * 0.99) - 1] * 1e3
-
-
-def batch_rate(stub, pool, size: int, seconds: float) -> float:
+def batch_rate(stub: pb_grpc.ConsentCheckServiceStub, pool: list, size: int,
+               seconds: float) -> float:
+    """Records per second of CheckBatch calls through a stub (parsing every reply)."""
     request = pb.CheckBatchRequest(records=pool[:size])
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -98,52 +290,22 @@ def batch_rate(stub, pool, size: int, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-def measure(address: str, pools: dict, calls: int, seconds: float) -> dict:
-    with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 << 20)]) as channel:
-        stub = pb_grpc.ConsentCheckServiceStub(channel)
-        pool = pools["scattered"]
-        wait_ready(stub, pool[0])
-        unary_latency(stub, pool, 200)  # warm up
-        p50, p99 = unary_latency(stub, pool, calls)
-        rates = {(name, size): batch_rate(stub, records, size, seconds)
-                 for name, records in pools.items() for size in (1, 100, 1000, 10000)}
-    return {"p50": p50, "p99": p99, "rates": rates}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0, help="per round and server")
+    parser.add_argument("--calls", type=int, default=5000, help="unary calls per server")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--rpcs", default=",".join(BATCH_RPCS))
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    rng = random.Random(1)
-    pools = {"pipeline": records(10_000, rng.sample(range(args.accounts), 100), rng),
-             "scattered": records(10_000, list(range(args.accounts)), rng)}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = make_store(Path(tmp), args.accounts)
-        floor_addr, sidecar_addr = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
-        servers = [subprocess.Popen([sys.executable, str(HERE / "floor_server.py"), floor_addr]),
-                   subprocess.Popen([*maytrain(), "serve", "--store", store, "--listen",
-                                     sidecar_addr], stderr=subprocess.DEVNULL)]
-        try:
-            floor = measure(floor_addr, pools, args.calls, args.seconds)
-            sidecar = measure(sidecar_addr, pools, args.calls, args.seconds)
-        finally:
-            for server in servers:
-                server.terminate()
-                server.wait()
-    report(floor, sidecar)
-
-
-def report(floor: dict, sidecar: dict) -> None:
-    print(f"Check latency      floor p50 {floor['p50']:.3f} ms p99 {floor['p99']:.3f} ms | "
-          f"sidecar p50 {sidecar['p50']:.3f} ms p99 {sidecar['p99']:.3f} ms | "
-          f"p50 ratio {sidecar['p50'] / floor['p50']:.2f}x (target <= 1.5x)")
-    for (name, size), rate in sidecar["rates"].items():
-        base = floor["rates"][(name, size)]
-        print(f"CheckBatch {name:9} {size:>6}  floor {base:>10,.0f} rec/s | sidecar "
-              f"{rate:>10,.0f} rec/s | {rate / base:.2f} of floor"
-              + (" (target >= 0.5)" if size == 10000 else ""))
+    result = run(args.accounts, args.rounds, args.seconds, args.calls,
+                 tuple(int(s) for s in args.sizes.split(",")), tuple(args.rpcs.split(",")),
+                 progress=lambda line: print(line, file=sys.stderr if args.json else sys.stdout,
+                                             flush=True))
+    if args.json:
+        print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":
