@@ -80,6 +80,16 @@ class Plan:
         plan.outcomes, plan.checks = (), ()
         return plan
 
+    def lean(self) -> Plan:
+        """The plan without its outcomes (what explanations read): a plan kept between calls
+        then holds no account's entries alive, only its decisions and thresholds."""
+        if not self.outcomes:
+            return self
+        plan = Plan.__new__(Plan)
+        plan.fixed, plan.otherwise, plan.undated = self.fixed, self.otherwise, self.undated
+        plan.outcomes, plan.checks = (), self.checks
+        return plan
+
     def window_decision(self, collected_at: Micros) -> Decision:
         """The first failing window check's denial, else what decides otherwise."""
         for threshold, denial in self.checks:
@@ -134,9 +144,9 @@ class Planner:
         plan = self._plan(record)
         state = self._state
         if state is None:
-            return plan, BEFORE_ALL_TIME, AFTER_ALL_TIME
+            return plan.lean(), BEFORE_ALL_TIME, AFTER_ALL_TIME
         self._state = None
-        return (plan, *_span(self.now, state.account_scopes, state.scopes_of(record.user_id)))
+        return (plan.lean(), *_span(self.now, state.account_scopes, state.scopes_of(record.user_id)))
 
     def _plan(self, record: Record) -> Plan:
         self._state = None
@@ -234,7 +244,8 @@ def _span(now: Micros, *levels: tuple[Scope, ...]) -> tuple[Micros, Micros]:
 
 class PlanCache:
     """Plans kept across calls, for one index's content and one policy, without
-    explanations: each holds while `now` stays inside its span (see Planner.planned).
+    explanations (lean: no entries held): each holds while `now` stays inside its span
+    (see Planner.planned).
 
     Keyed by caller input, so bounded: full, it starts over. Shared by request threads
     (a dict's get and set are atomic; a lost entry is only made again).
