@@ -3,6 +3,8 @@ each), beside the goals of the scale issue and the chart's memory limit.
 
     python bench/scale_bench.py [--accounts 10000,1000000] [--json]
 
+With --json, stdout carries only the figures, as one JSON document (report.py reads it).
+
 The stores are built once by bench/scale_store.py and cached outside git. For each size:
 cold start (store to SERVING, no snapshot file), RSS once serving and 20 s later (above a
 bare interpreter that imported the sidecar; anonymous and file-backed apart), the
@@ -32,7 +34,7 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from processes import free_port
+from processes import free_port, workers_available
 from scale_store import account_id, ensure_store  # noqa: E402
 
 from maytrain.v1 import consent_check_service_pb2 as pb  # noqa: E402
@@ -48,6 +50,9 @@ VALUES = ROOT / "helm" / "maytrain" / "values.yaml"
 GOALS = {"rss_mb": 150, "cold_s": 5, "warm_s": 2, "bytes_per_entry": 100}
 CATEGORIES = ["service_generated.telemetry", "customer_content.chat", "customer_content.audio"]
 DENIED_OPTED_OUT = consent_pb2.REASON_DENIED_OPTED_OUT
+# One serving process, so that its memory is what /proc shows for the pid started (with
+# --workers N the supervisor's pid holds no index; each worker holds its own).
+ONE_WORKER = ("--workers", "1") if workers_available() else ()
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -81,7 +86,7 @@ class Sidecar:
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "sidecar.cli", "serve", "--store", store, "--listen",
-                 self.address, "--sync-interval", "0.2", *extra],
+                 self.address, "--sync-interval", "0.2", *ONE_WORKER, *extra],
                 stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
         self.started = time.perf_counter()
         self.channel = grpc.insecure_channel(self.address)
@@ -185,47 +190,67 @@ def chart_limit_mb() -> float:
     return int(found.group(1)) * 1.048576 if found else float("nan")
 
 
-def report(results: list[dict[str, float]], limit: float) -> None:
-    print(f"{'figure':28}" + "".join(f"{int(r['accounts']):>14,}" for r in results) + "   goal")
-    rows = [("RSS above interpreter, MB", "VmRSS_mb", "< 150"),
-            ("  of it anonymous, MB", "RssAnon_mb", ""),
-            ("  of it file-backed, MB", "RssFile_mb", ""), ("RSS 20 s later, MB", "rss_20s_mb", ""),
-            ("  of it anonymous, MB", "anon_20s_mb", "< 150"),
-            ("cold start to SERVING, s", "cold_s", "< 5"),
-            ("warm start to SERVING, s", "warm_s", "< 2"),
-            ("warm RSS above interp., MB", "warm_rss_mb", ""),
-            ("snapshot file, MB", "snapshot_mb", ""),
-            ("snapshot bytes per entry", "bytes_per_entry", "< 100"),
-            ("decide µs/record scattered", "decide_scattered_us", ""),
-            ("decide µs/record repeated", "decide_repeated_us", ""),
-            ("opt-out to DENY, s", "opt_out_to_deny_s", "< 1")]
-    for label, key, goal in rows:
-        print(f"{label:28}" + "".join(f"{r[key]:>14,.2f}" for r in results) + f"   {goal}")
-    print(f"chart memory limit (values.yaml): {limit:,.0f} MB")
+def report(results: list[dict[str, float]], limit: float, out=sys.stdout) -> None:
+    print(f"{'figure':28}" + "".join(f"{int(r['accounts']):>14,}" for r in results) + "   goal",
+          file=out)
+    for label, key, goal in ROWS:
+        print(f"{label:28}" + "".join(f"{r[key]:>14,.2f}" for r in results) + f"   {goal}",
+              file=out)
+    print(f"chart memory limit (values.yaml): {limit:,.0f} MB", file=out)
+
+
+ROWS = [("RSS above interpreter, MB", "VmRSS_mb", "< 150"),
+        ("  of it anonymous, MB", "RssAnon_mb", ""),
+        ("  of it file-backed, MB", "RssFile_mb", ""), ("RSS 20 s later, MB", "rss_20s_mb", ""),
+        ("  of it anonymous, MB", "anon_20s_mb", "< 150"),
+        ("cold start to SERVING, s", "cold_s", "< 5"),
+        ("warm start to SERVING, s", "warm_s", "< 2"),
+        ("warm RSS above interp., MB", "warm_rss_mb", ""),
+        ("snapshot file, MB", "snapshot_mb", ""),
+        ("snapshot bytes per entry", "bytes_per_entry", "< 100"),
+        ("decide µs/record scattered", "decide_scattered_us", ""),
+        ("decide µs/record repeated", "decide_repeated_us", ""),
+        ("opt-out to DENY, s", "opt_out_to_deny_s", "< 1")]
+"""The table's rows: label, key in a size's figures, goal."""
+
+
+def run(sizes: list[int]) -> dict:
+    """Every figure for each store size, and the biggest one's headroom under the chart's
+    memory limit."""
+    base, results = interpreter_mb(), []
+    for accounts in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            results.append(measure(accounts, Path(folder), base))
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    limit = chart_limit_mb()
+    # File-backed pages (the mapped index) are clean page cache the kernel reclaims under
+    # the cgroup's limit; anonymous memory is what the limit has to hold.
+    biggest = max(results, key=lambda r: r["accounts"])
+    held = max(biggest["RssAnon_mb"], biggest["anon_20s_mb"]) + base["RssAnon"]
+    return {"results": results, "goals": GOALS, "interpreter_mb": base,
+            "chart_limit_mb": limit, "biggest_accounts": biggest["accounts"],
+            "anonymous_held_mb": held, "headroom_mb": limit - held,
+            "resident_with_file_mb": held + biggest["RssFile_mb"],
+            "headroom_ok": limit - held >= 0.25 * limit}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", default="10000,1000000")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as one JSON document (the table goes to stderr)")
     args = parser.parse_args()
-    base, results = interpreter_mb(), []
-    for accounts in (int(a) for a in args.accounts.split(",")):
-        with tempfile.TemporaryDirectory() as folder:
-            results.append(measure(accounts, Path(folder), base))
-        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    limit = chart_limit_mb()
-    print(json.dumps(results) if args.json else "", end="\n" if args.json else "")
-    report(results, limit)
-    # File-backed pages (the mapped index) are clean page cache the kernel reclaims under
-    # the cgroup's limit; anonymous memory is what the limit has to hold.
-    biggest = max(results, key=lambda r: r["accounts"])
-    held = max(biggest["RssAnon_mb"], biggest["anon_20s_mb"]) + base["RssAnon"]
-    headroom = limit - held
-    print(f"at {int(biggest['accounts']):,} accounts the sidecar holds {held:,.0f} MB anonymous "
-          f"(interpreter included), {headroom:,.0f} MB of the {limit:,.0f} MB limit free; "
-          f"with its mapped file resident {held + biggest['RssFile_mb']:,.0f} MB")
-    return 0 if headroom >= 0.25 * limit else 1
+    figures = run([int(a) for a in args.accounts.split(",")])
+    table = sys.stderr if args.json else sys.stdout
+    report(figures["results"], figures["chart_limit_mb"], table)
+    limit, held = figures["chart_limit_mb"], figures["anonymous_held_mb"]
+    print(f"at {int(figures['biggest_accounts']):,} accounts the sidecar holds {held:,.0f} MB "
+          f"anonymous (interpreter included), {figures['headroom_mb']:,.0f} MB of the "
+          f"{limit:,.0f} MB limit free; with its mapped file resident "
+          f"{figures['resident_with_file_mb']:,.0f} MB", file=table)
+    if args.json:
+        print(json.dumps(figures, indent=1))
+    return 0 if figures["headroom_ok"] else 1
 
 
 if __name__ == "__main__":
