@@ -72,6 +72,6 @@ def test_service_is_published_under_its_fully_qualified_name():
     names = [m.name for m in descriptor.methods]
 
     assert descriptor.full_name == "maytrain.v1.ConsentCheckService"
-    assert names == ["Check", "CheckBatch", "CheckStream", "CheckColumns", "GetStatus"]
+    assert names == ["Check", "CheckBatch", "CheckStream", "CheckColumns", "WatchChanges", "GetStatus"]
     assert stream.client_streaming and stream.server_streaming
     assert hasattr(service_grpc, "ConsentCheckServiceStub")

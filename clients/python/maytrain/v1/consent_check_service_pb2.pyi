@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from maytrain.v1 import consent_pb2 as _consent_pb2
 import builtins as _builtins
 import sys
@@ -20,6 +21,50 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _ChangeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHANGE_KIND_UNSPECIFIED: _ChangeKind.ValueType  # 0
+    """Never sent by the sidecar."""
+    CHANGE_KIND_ACCOUNT_ADDED: _ChangeKind.ValueType  # 1
+    """An account was added to the store."""
+    CHANGE_KIND_ACCOUNT_UPDATED: _ChangeKind.ValueType  # 2
+    """An account's home region changed (its records may fall under other rules)."""
+    CHANGE_KIND_GRANT: _ChangeKind.ValueType  # 3
+    """A grant (opt-in) was recorded."""
+    CHANGE_KIND_OPT_OUT: _ChangeKind.ValueType  # 4
+    """An opt-out was recorded."""
+    CHANGE_KIND_WITHDRAWN: _ChangeKind.ValueType  # 5
+    """An entry was withdrawn: at once, or from a time (effective_from)."""
+    CHANGE_KIND_ERASURE: _ChangeKind.ValueType  # 6
+    """An erasure was requested for an account or a user."""
+    CHANGE_KIND_EXPIRED: _ChangeKind.ValueType  # 7
+    """A grant's valid_until passed (effective_from); announced when it passes."""
+
+class ChangeKind(_ChangeKind, metaclass=_ChangeKindEnumTypeWrapper):
+    """ChangeKind says what a consent change did."""
+
+CHANGE_KIND_UNSPECIFIED: ChangeKind.ValueType  # 0
+"""Never sent by the sidecar."""
+CHANGE_KIND_ACCOUNT_ADDED: ChangeKind.ValueType  # 1
+"""An account was added to the store."""
+CHANGE_KIND_ACCOUNT_UPDATED: ChangeKind.ValueType  # 2
+"""An account's home region changed (its records may fall under other rules)."""
+CHANGE_KIND_GRANT: ChangeKind.ValueType  # 3
+"""A grant (opt-in) was recorded."""
+CHANGE_KIND_OPT_OUT: ChangeKind.ValueType  # 4
+"""An opt-out was recorded."""
+CHANGE_KIND_WITHDRAWN: ChangeKind.ValueType  # 5
+"""An entry was withdrawn: at once, or from a time (effective_from)."""
+CHANGE_KIND_ERASURE: ChangeKind.ValueType  # 6
+"""An erasure was requested for an account or a user."""
+CHANGE_KIND_EXPIRED: ChangeKind.ValueType  # 7
+"""A grant's valid_until passed (effective_from); announced when it passes."""
+Global___ChangeKind: _TypeAlias = ChangeKind  # noqa: Y015
 
 @_typing.final
 class CheckRequest(_message.Message):
@@ -426,6 +471,116 @@ class CheckColumnsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckColumnsResponse: _TypeAlias = CheckColumnsResponse  # noqa: Y015
+
+@_typing.final
+class WatchChangesRequest(_message.Message):
+    """WatchChangesRequest asks for the changes after a consent version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_CONSENT_VERSION_FIELD_NUMBER: _builtins.int
+    RESTRICTING_ONLY_FIELD_NUMBER: _builtins.int
+    from_consent_version: _builtins.int
+    """Send the changes numbered above this version (0: the whole history)."""
+    restricting_only: _builtins.bool
+    """Send only the changes that can turn an ALLOW into a DENY."""
+    def __init__(
+        self,
+        *,
+        from_consent_version: _builtins.int = ...,
+        restricting_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_consent_version", b"from_consent_version", "restricting_only", b"restricting_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchChangesRequest: _TypeAlias = WatchChangesRequest  # noqa: Y015
+
+@_typing.final
+class WatchChangesResponse(_message.Message):
+    """WatchChangesResponse carries the next changes of the feed, in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGES_FIELD_NUMBER: _builtins.int
+    CONSENT_VERSION_FIELD_NUMBER: _builtins.int
+    consent_version: _builtins.int
+    """The consent version the stream has reached with this message."""
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentChange]:
+        """The changes, in version order; empty when the stream has caught up."""
+
+    def __init__(
+        self,
+        *,
+        changes: _abc.Iterable[Global___ConsentChange] | None = ...,
+        consent_version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "consent_version", b"consent_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchChangesResponse: _TypeAlias = WatchChangesResponse  # noqa: Y015
+
+@_typing.final
+class ConsentChange(_message.Message):
+    """ConsentChange is one change of the feed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONSENT_VERSION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    RESTRICTS_FIELD_NUMBER: _builtins.int
+    ACCOUNT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    ENTRY_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    consent_version: _builtins.int
+    """The consent version of the change (for EXPIRED, the version announced at)."""
+    kind: Global___ChangeKind.ValueType
+    """What the change did."""
+    restricts: _builtins.bool
+    """Whether the change can turn an ALLOW into a DENY."""
+    account_id: _builtins.str
+    """The account it concerns."""
+    user_id: _builtins.str
+    """The user it concerns; empty for the account level."""
+    category: _builtins.str
+    """The category scope of the entry (entries only)."""
+    purpose: _builtins.str
+    """The purpose scope of the entry (entries only)."""
+    entry_id: _builtins.str
+    """The id of the consent entry or erasure (empty for accounts)."""
+    @_builtins.property
+    def effective_from(self) -> _timestamp_pb2.Timestamp:
+        """When the change takes effect."""
+
+    def __init__(
+        self,
+        *,
+        consent_version: _builtins.int = ...,
+        kind: Global___ChangeKind.ValueType = ...,
+        restricts: _builtins.bool = ...,
+        account_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        category: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        entry_id: _builtins.str = ...,
+        effective_from: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["account_id", b"account_id", "category", b"category", "consent_version", b"consent_version", "effective_from", b"effective_from", "entry_id", b"entry_id", "kind", b"kind", "purpose", b"purpose", "restricts", b"restricts", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentChange: _TypeAlias = ConsentChange  # noqa: Y015
 
 @_typing.final
 class GetStatusRequest(_message.Message):

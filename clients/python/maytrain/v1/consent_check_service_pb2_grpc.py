@@ -61,6 +61,11 @@ class ConsentCheckServiceStub:
                 request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.SerializeToString,
                 response_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.FromString,
                 _registered_method=True)
+        self.WatchChanges = channel.unary_stream(
+                '/maytrain.v1.ConsentCheckService/WatchChanges',
+                request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesRequest.SerializeToString,
+                response_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesResponse.FromString,
+                _registered_method=True)
         self.GetStatus = channel.unary_unary(
                 '/maytrain.v1.ConsentCheckService/GetStatus',
                 request_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.GetStatusRequest.SerializeToString,
@@ -115,6 +120,21 @@ class ConsentCheckServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchChanges(self, request, context):
+        """WatchChanges streams every consent change with a version above the
+        request's from_consent_version, in version order, none skipped and none
+        twice, then new ones as the sidecar sees them. A grant whose valid_until
+        passes is announced as CHANGE_KIND_EXPIRED at the store's latest version
+        before it ran out; resuming from exactly that version may announce it
+        again (the Python client drops the repeat). A message with no changes says
+        the stream has caught up to its consent_version. A version the store holds
+        no history for is refused with OUT_OF_RANGE; a stream slower than the
+        changes is ended with RESOURCE_EXHAUSTED (resume from its last version).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetStatus(self, request, context):
         """GetStatus reports the sidecar's cache: versions, freshness and size.
         """
@@ -144,6 +164,11 @@ def add_ConsentCheckServiceServicer_to_server(servicer, server):
                     servicer.CheckColumns,
                     request_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.FromString,
                     response_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.SerializeToString,
+            ),
+            'WatchChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchChanges,
+                    request_deserializer=maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesRequest.FromString,
+                    response_serializer=maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesResponse.SerializeToString,
             ),
             'GetStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStatus,
@@ -266,6 +291,33 @@ class ConsentCheckService:
             '/maytrain.v1.ConsentCheckService/CheckColumns',
             maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsRequest.SerializeToString,
             maytrain_dot_v1_dot_consent__check__service__pb2.CheckColumnsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/maytrain.v1.ConsentCheckService/WatchChanges',
+            maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesRequest.SerializeToString,
+            maytrain_dot_v1_dot_consent__check__service__pb2.WatchChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

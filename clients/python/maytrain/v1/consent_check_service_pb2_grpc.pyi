@@ -60,6 +60,17 @@ class ConsentCheckServiceStub:
     INVALID_ARGUMENT and a message that names the column; a malformed value is
     a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
     """
+    WatchChanges: _grpc.UnaryStreamMultiCallable[_consent_check_service_pb2.WatchChangesRequest, _consent_check_service_pb2.WatchChangesResponse]
+    """WatchChanges streams every consent change with a version above the
+    request's from_consent_version, in version order, none skipped and none
+    twice, then new ones as the sidecar sees them. A grant whose valid_until
+    passes is announced as CHANGE_KIND_EXPIRED at the store's latest version
+    before it ran out; resuming from exactly that version may announce it
+    again (the Python client drops the repeat). A message with no changes says
+    the stream has caught up to its consent_version. A version the store holds
+    no history for is refused with OUT_OF_RANGE; a stream slower than the
+    changes is ended with RESOURCE_EXHAUSTED (resume from its last version).
+    """
     GetStatus: _grpc.UnaryUnaryMultiCallable[_consent_check_service_pb2.GetStatusRequest, _consent_check_service_pb2.GetStatusResponse]
     """GetStatus reports the sidecar's cache: versions, freshness and size."""
 
@@ -94,6 +105,17 @@ class ConsentCheckServiceAsyncStub(ConsentCheckServiceStub):
     column whose buffers are malformed is refused as a whole with
     INVALID_ARGUMENT and a message that names the column; a malformed value is
     a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
+    """
+    WatchChanges: _aio.UnaryStreamMultiCallable[_consent_check_service_pb2.WatchChangesRequest, _consent_check_service_pb2.WatchChangesResponse]  # type: ignore[assignment]
+    """WatchChanges streams every consent change with a version above the
+    request's from_consent_version, in version order, none skipped and none
+    twice, then new ones as the sidecar sees them. A grant whose valid_until
+    passes is announced as CHANGE_KIND_EXPIRED at the store's latest version
+    before it ran out; resuming from exactly that version may announce it
+    again (the Python client drops the repeat). A message with no changes says
+    the stream has caught up to its consent_version. A version the store holds
+    no history for is refused with OUT_OF_RANGE; a stream slower than the
+    changes is ended with RESOURCE_EXHAUSTED (resume from its last version).
     """
     GetStatus: _aio.UnaryUnaryMultiCallable[_consent_check_service_pb2.GetStatusRequest, _consent_check_service_pb2.GetStatusResponse]  # type: ignore[assignment]
     """GetStatus reports the sidecar's cache: versions, freshness and size."""
@@ -150,6 +172,23 @@ class ConsentCheckServiceServicer(metaclass=_abc_1.ABCMeta):
         column whose buffers are malformed is refused as a whole with
         INVALID_ARGUMENT and a message that names the column; a malformed value is
         a REASON_DENIED_INVALID_RECORD decision, as everywhere else.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchChanges(
+        self,
+        request: _consent_check_service_pb2.WatchChangesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_consent_check_service_pb2.WatchChangesResponse], _abc.AsyncIterator[_consent_check_service_pb2.WatchChangesResponse]]:
+        """WatchChanges streams every consent change with a version above the
+        request's from_consent_version, in version order, none skipped and none
+        twice, then new ones as the sidecar sees them. A grant whose valid_until
+        passes is announced as CHANGE_KIND_EXPIRED at the store's latest version
+        before it ran out; resuming from exactly that version may announce it
+        again (the Python client drops the repeat). A message with no changes says
+        the stream has caught up to its consent_version. A version the store holds
+        no history for is refused with OUT_OF_RANGE; a stream slower than the
+        changes is ended with RESOURCE_EXHAUSTED (resume from its last version).
         """
 
     @_abc_1.abstractmethod
