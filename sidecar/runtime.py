@@ -24,6 +24,7 @@ from .observability.metrics import CacheView
 from .server.service import ConsentCheckService
 from .server.tls import tls_files
 from .server.transport import GrpcTransport
+from .server.watch import Watcher
 from .settings import Settings
 from .snapshot_seal import read_key
 from .snapshot_writer import SnapshotWriter
@@ -100,7 +101,8 @@ class Sidecar:
         self.service = TeamService(
             self.follower, policy, self.clock, store=mask_url(settings.store),
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping,
-            observer=self.observability.observer)
+            observer=self.observability.observer,
+            watcher=Watcher(self._open_reader, self.follower, self.clock))
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,
                                        reuse_port=settings.reuse_port,

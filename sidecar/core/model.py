@@ -186,12 +186,14 @@ StoreRow = Account | ConsentEntry | Erasure
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One numbered change from the store's feed: the new state of one row, and the hash
-    that chains it to the change before it ('' where the store keeps none)."""
+    """One numbered change from the store's feed: the new state of one row, the hash that
+    chains it to the change before it ('' where the store keeps none), and when the store
+    wrote it (None where not read; the chain does not cover it)."""
 
     version: int
     row: StoreRow
     chain: str = ""
+    changed_at: Micros | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from ..core.policy import Policy
 from ..observability.observers import NO_OBSERVER, BatchObserver, DecidedBatch
 from .columns import ColumnRecords, ColumnsError, RuleDecisions, answer_columns, columns_from_proto
 from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
+from .watch import Watcher
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
 log = logging.getLogger("maytrain.server")
@@ -95,11 +96,13 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
 
     def __init__(self, follower: IndexSource, policy: Policy, clock: Callable[[], Micros], *,
                  store: str, max_staleness: float, max_batch: int,
-                 stopping: threading.Event, observer: BatchObserver = NO_OBSERVER) -> None:
+                 stopping: threading.Event, observer: BatchObserver = NO_OBSERVER,
+                 watcher: Watcher | None = None) -> None:
         self.follower, self.policy, self.clock = follower, policy, clock
         self.store, self.observer = store, observer
         self.max_staleness, self.max_batch, self.stopping = max_staleness, max_batch, stopping
         self.plans = PlanCache()
+        self.watcher = watcher
 
     def serving(self) -> bool:
         """True while the cache may answer (has data within max_staleness)."""
@@ -178,6 +181,13 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
         context.abort(grpc.StatusCode.UNAVAILABLE,
                       "the sidecar is shutting down: every request received was answered; "
                       "reconnect and send the rest again")
+
+    def WatchChanges(self, request: pb.WatchChangesRequest,
+                     context: grpc.ServicerContext) -> Iterator[pb.WatchChangesResponse]:
+        if self.watcher is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          "this sidecar reads no store history, so it has no change feed")
+        yield from self.watcher.stream(request, context, self.stopping.is_set)
 
     @_guarded
     def GetStatus(self, request: pb.GetStatusRequest,

@@ -121,6 +121,17 @@ class ConsentReader(Protocol):
         """Release the connection."""
 
 
+class HistoryReader(ConsentReader, Protocol):
+    """An optional capability: a reader that can tell when each change was written and
+    which grants run out when (the change feed of WatchChanges and purge plans)."""
+
+    def changed_at(self, version: int) -> Micros | None:
+        """When the change numbered `version` was written, or None when there is none."""
+
+    def expiring(self, after: Micros, until: Micros) -> list[ConsentEntry]:
+        """The standing grants whose valid_until is in (after, until], soonest first."""
+
+
 class PushingReader(ConsentReader, Protocol):
     """An optional capability: a reader that is told when a write commits."""
 

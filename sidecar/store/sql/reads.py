@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from ...core.index import AccountRows
-from ...core.model import Account, Change, ConsentEntry, Erasure, StoreRow
+from ...core.model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
 from ..errors import StoreError
 from ..protocol import Snapshot
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
@@ -68,19 +68,34 @@ class SqlReads:
         p = self.dialect.param
         with self._query() as conn:
             found = self.dialect.named_rows(
-                conn, f"SELECT {listed(FEED_COLUMNS)}, chain, (SELECT version FROM "
+                conn, f"SELECT {listed(FEED_COLUMNS)}, chain, changed_at, (SELECT version FROM "
                       "consent_version WHERE id = 1) AS counter FROM changes "
                       f"WHERE version > {p} ORDER BY version LIMIT {p}",
                 (version, limit)).fetchall()
         if found and found[-1]["version"] > found[-1]["counter"]:
             _refuse_above_counter(found)
-        return [Change(record["version"], row_from_change(record), record["chain"] or "")
-                for record in found]
+        return [Change(record["version"], row_from_change(record), record["chain"] or "",
+                       record["changed_at"]) for record in found]
 
     def chain_at(self, version: int) -> str | None:
         """The chain of the store's history up to `version`, or None past its counter."""
         with self._query() as conn:
             return chain_at(conn, self.dialect, version)
+
+    def changed_at(self, version: int) -> Micros | None:
+        """When the change numbered `version` was written, or None when there is none."""
+        with self._query() as conn:
+            found = conn.execute(f"SELECT changed_at FROM changes WHERE version = "
+                                 f"{self.dialect.param}", (version,)).fetchone()
+        return None if found is None else found[0]
+
+    def expiring(self, after: Micros, until: Micros) -> list[ConsentEntry]:
+        """The standing grants whose valid_until is in (after, until], soonest first."""
+        p = self.dialect.param
+        with self._query() as conn:
+            return self._select(conn, "consent", f"WHERE effect = 'GRANT' AND ended_version IS "
+                                f"NULL AND valid_until > {p} AND valid_until <= {p}",
+                                (after, until), order="valid_until, id")
 
     def account(self, account_id: str) -> Account | None:
         """One account, or None."""
@@ -114,11 +129,12 @@ class SqlReads:
             found = self._select(conn, kind, f"WHERE id = {self.dialect.param}", (row_id,))
         return found[0] if found else None
 
-    def _select(self, conn: Any, kind: str, where: str, params: tuple) -> list:
-        """Rows of one kind in insertion order (listings are oldest first)."""
+    def _select(self, conn: Any, kind: str, where: str, params: tuple,
+                order: str | None = None) -> list:
+        """Rows of one kind in insertion order (listings are oldest first), or in `order`."""
         rows = self.dialect.named_rows(conn, f"SELECT {listed(COLUMNS[kind])} FROM "
                                              f"{TABLES[kind]} {where} ORDER BY "
-                                             f"{self.dialect.order}", params)
+                                             f"{order or self.dialect.order}", params)
         convert = FROM[kind]
         return [convert(row) for row in rows]
 

@@ -11,20 +11,31 @@ maytrain.client.arrow (pyarrow) and maytrain.client.spark (pyspark).
 """
 
 from ._async import AsyncConsentClient
+from ._changes import ChangeKind, ChangeWatch, ConsentChange
 from ._config import DEFAULT_TARGET, SERVICE, TARGET_ENV, ClientConfig, RetryPolicy
 from ._decisions import Decision, Reason, Verdict
-from ._errors import InvalidRecordError, MaytrainError, RequestRejected, SidecarUnavailable
+from ._errors import (
+    HistoryUnavailable,
+    InvalidRecordError,
+    MaytrainError,
+    RequestRejected,
+    SidecarUnavailable,
+)
 from ._lineage import FilterSummary, LineageWriter, read_manifest
 from ._records import Record, RecordLike
 from ._sync import ConsentClient
 
 __all__ = [
     "AsyncConsentClient",
+    "ChangeKind",
+    "ChangeWatch",
     "ClientConfig",
+    "ConsentChange",
     "ConsentClient",
     "DEFAULT_TARGET",
     "Decision",
     "FilterSummary",
+    "HistoryUnavailable",
     "InvalidRecordError",
     "LineageWriter",
     "MaytrainError",

@@ -5,6 +5,8 @@
     │                             stream broken past its retries); raised only when the
     │                             client was made with on_unavailable="raise", otherwise
     │                             the records are denied with DENIED_UNAVAILABLE
+    ├── HistoryUnavailable        watch_changes: the sidecar holds no history at the version
+    │                             asked for (plan again from a full pass over the manifests)
     ├── RequestRejected           the sidecar refused a call as a whole (a batch over its
     │                             limit, a method it does not serve): a setup problem that
     │                             retrying will not fix, so it is always raised
@@ -31,6 +33,10 @@ class MaytrainError(Exception):
 
 class SidecarUnavailable(MaytrainError):
     """The sidecar gave no answer; raised only with on_unavailable="raise"."""
+
+
+class HistoryUnavailable(MaytrainError):
+    """The sidecar holds no history at the version asked for: plan again from a full pass."""
 
 
 class RequestRejected(MaytrainError):

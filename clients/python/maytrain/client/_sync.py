@@ -29,6 +29,7 @@ from ._calls import (
     read_answer,
     read_single,
 )
+from ._changes import ChangeWatch
 from ._config import channel_options, make_config
 from ._decisions import Decision
 from ._errors import describe, is_no_answer, rejected
@@ -94,6 +95,14 @@ class ConsentClient:
         """
         options = call_options(self.config, None, min_consent_version, explain)
         return _filter(self, records, as_record, manifest, options)
+
+    def watch_changes(self, from_version: int = 0, *, restricting_only: bool = True,
+                      follow: bool = True) -> ChangeWatch:
+        """The consent changes after `from_version`, in order, each once, resuming after a
+        broken stream from the last version reached (HistoryUnavailable when the sidecar
+        holds no history there). follow=False ends once the sidecar has caught up."""
+        return ChangeWatch(self, from_version, restricting_only=restricting_only,
+                           follow=follow)
 
     def close(self) -> None:
         """Close the channel; calls in progress are cancelled."""
