@@ -10,6 +10,7 @@ from ..core.model import Decision, Micros, Reason, Record, Verdict
 
 _MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
 _BAD_TIMESTAMP = "collected_at is not a valid timestamp (years 1-9999, nanos 0-999999999)"
+_new = tuple.__new__
 _VERDICTS = {Verdict.ALLOW: pb.VERDICT_ALLOW, Verdict.DENY: pb.VERDICT_DENY}
 WIRE = {reason: (_VERDICTS[reason.verdict], pb.Reason.Value(f"REASON_{reason.name}"))
         for reason in Reason}
@@ -36,9 +37,10 @@ def records_from_proto(messages: Iterable[pb.Record], default_purpose: str) -> l
             else:
                 problem = _BAD_TIMESTAMP
         derived = m.derived_from
-        append(Record(m.account_id, m.data_category, m.purpose or default_purpose, m.user_id,
-                      collected_at, m.region, tuple(derived) if derived else (), m.record_id,
-                      problem))
+        # tuple.__new__ skips the named tuple's Python-level __new__: ~20% of this loop.
+        append(_new(Record, (m.account_id, m.data_category, m.purpose or default_purpose,
+                             m.user_id, collected_at, m.region,
+                             tuple(derived) if derived else (), m.record_id, problem)))
     return records
 
 
