@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-from workload import CATEGORIES, make_store
 from processes import free_port, maytrain
+from workload import CATEGORIES, make_store
 
 from maytrain.client import ConsentClient
 from maytrain.client.arrow import decide_arrow, records_from_arrow
