@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_STORE ?= sqlite:///maytrain-demo.db
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test install bench lint lint-protos reset-demo clean
+.PHONY: run test install bench bench-all lint lint-protos reset-demo clean
 
 ## run: install, create the demo store with sample data, and serve on $(LISTEN)
 run: install
@@ -28,14 +28,22 @@ $(VENV)/.installed: pyproject.toml clients/python/pyproject.toml
 	$(BIN)/pip install --quiet -e ./clients/python -e '.[test]'
 	touch $@
 
-## bench: the benchmarks under bench/, each beside its floor
-bench: install
+## bench: the report (bench/report.md, .json, .png): every headline figure beside its floor,
+## measured in one run (~10 min; BENCH_SCALE=0 skips the scale section, BENCH_QUICK=1 tries it)
+bench: install $(VENV)/.bench-installed
+	$(BIN)/python bench/report.py  # a first run builds the 1M-account store (~4 min), cached
+
+## bench-all: the report, then every other benchmark under bench/
+bench-all: bench
 	$(BIN)/python bench/decide_bench.py
-	$(BIN)/python bench/grpc_bench.py
 	$(BIN)/python bench/observability_bench.py
 	$(BIN)/python bench/import_bench.py
-	$(BIN)/python bench/scale_bench.py  # builds the 1M-account store once (~4 min), cached
+	$(BIN)/python bench/arrow_bench.py
 	@if [ -n "$$MAYTRAIN_TEST_POSTGRES_URL" ]; then $(BIN)/python bench/revocation_bench.py; fi
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
 
 ## lint: ruff over the tree, mypy --strict over the core and the client, buf over the protos
 lint: install
