@@ -21,6 +21,7 @@ from .core.index import ConsentIndex
 from .core.policy import Policy
 from .observability import Observability
 from .observability.metrics import CacheView
+from .observability.team_metrics import team_registry
 from .server.service import ConsentCheckService
 from .server.tls import tls_files
 from .server.transport import GrpcTransport
@@ -49,6 +50,9 @@ class Team(Protocol):
     def serving(self) -> int:
         """How many of the team's workers serve, as last heard."""
 
+    def metrics_peers(self) -> dict[int, int]:
+        """The loopback metrics port of each other worker (worker 0 serves them all)."""
+
 
 class Alone:
     """The team of a sidecar that runs one process."""
@@ -63,6 +67,9 @@ class Alone:
 
     def serving(self) -> int:
         return 1 if self._ready else 0
+
+    def metrics_peers(self) -> dict[int, int]:
+        return {}
 
 
 class Sidecar:
@@ -88,6 +95,9 @@ class Sidecar:
         self.observability = Observability(self.settings, policy.version, CacheView(
             index=lambda: self.follower.index, serving=lambda: self.service.serving(),
             clock=self.clock))
+        metrics = self.observability.metrics
+        if metrics is not None and self.team.count > 1 and self.team.index == 0:
+            metrics.exported = team_registry(metrics.registry, 0, self.team.metrics_peers)
         # A file's chain lets the first sync follow on from it, but only a keyed seal
         # proves the file's rows are what that chain covers (see StoreFollower).
         header = self.snapshots.header if initial is not None else None

@@ -33,8 +33,9 @@ def orders(settings: Settings, index: int, count: int) -> bytes:
 def settings_from(values: dict[str, Any]) -> Settings:
     """Settings from `orders`' JSON (lists back to tuples)."""
     known = {field.name for field in fields(Settings)}
-    return Settings(**{name: tuple(value) if isinstance(value, list) else value
-                       for name, value in values.items() if name in known})
+    typed: dict[str, Any] = {name: tuple(value) if isinstance(value, list) else value
+                             for name, value in values.items() if name in known}
+    return Settings(**typed)
 
 
 class SupervisorLink:
@@ -44,7 +45,7 @@ class SupervisorLink:
                  lost: Callable[[], None]) -> None:
         self.index, self.count = index, count
         self._commands, self._reports, self._lost = commands, reports, lost
-        self._serving = 0
+        self._serving, self._peers = 0, dict[int, int]()
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -54,12 +55,15 @@ class SupervisorLink:
     def report(self, ready: bool) -> None:
         self._send({"ready": ready})
 
-    def bound(self, pid: int) -> None:
-        """Say that this worker's listeners are bound."""
-        self._send({"bound": pid})
+    def bound(self, pid: int, metrics_port: int | None) -> None:
+        """Say that this worker's listeners are bound (and where its metrics are)."""
+        self._send({"bound": pid, "metrics": metrics_port})
 
     def serving(self) -> int:
         return self._serving
+
+    def metrics_peers(self) -> dict[int, int]:
+        return self._peers
 
     def _send(self, message: dict[str, Any]) -> None:
         try:
@@ -72,6 +76,8 @@ class SupervisorLink:
         for line in self._commands:
             message = json.loads(line)
             self._serving = int(message.get("serving", self._serving))
+            peers = message.get("metrics_peers", {})
+            self._peers = {int(worker): int(port) for worker, port in peers.items()}
         log.warning("worker %d: the supervisor is gone; stopping", self.index)
         self._lost()
 
@@ -103,7 +109,7 @@ def _serve(order: dict[str, Any], commands: IO[bytes], reports: IO[bytes]) -> in
     sidecar = Sidecar(settings, load_policy(settings.policy), team=link)
     link.start()
     sidecar.start()
-    link.bound(os.getpid())
+    link.bound(os.getpid(), sidecar.observability.metrics_port)
     stop.wait()
     sidecar.stop()
     return 0

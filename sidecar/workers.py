@@ -55,11 +55,14 @@ def worker_count(settings: Settings, cores: Callable[[], int] = usable_cores) ->
 
 def worker_settings(settings: Settings, index: int, count: int) -> Settings:
     """What worker `index` of `count` runs: shared ports, its own receipt spool (a share of
-    the cap), and the metrics endpoint for worker 0 only."""
+    the cap), and the metrics endpoint for worker 0; the others serve theirs on loopback,
+    for worker 0 to read (`observability.team_metrics`)."""
     receipts = str(worker_spool(settings.receipts, index)) if settings.receipts else None
+    metrics = settings.metrics_listen if index == 0 or not settings.metrics_listen \
+        else "127.0.0.1:0"
     return replace(settings, reuse_port=True, workers=count, receipts=receipts,
                    receipts_max_bytes=max(1, settings.receipts_max_bytes // count),
-                   metrics_listen=settings.metrics_listen if index == 0 else None)
+                   metrics_listen=metrics)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class _Worker:
     pending: bytes = b""
     bound: bool = False
     ready: bool = False
+    metrics_port: int | None = None
     heard: float = 0.0
 
     def serving(self, now: float) -> bool:
@@ -168,7 +172,8 @@ class Supervisor:
         for line in lines:
             message = json.loads(line)
             worker.heard = time.monotonic()
-            worker.bound = worker.bound or "bound" in message
+            if "bound" in message:
+                worker.bound, worker.metrics_port = True, message.get("metrics")
             worker.ready = bool(message.get("ready", worker.ready))
         return True
 
@@ -181,7 +186,8 @@ class Supervisor:
         if serving != self._serving and self.count in (serving, self._serving):
             log.info("%d of %d workers serving", serving, self.count)
         self._serving, self._told = serving, now
-        message = json.dumps({"serving": serving}).encode() + b"\n"
+        peers = {w.index: w.metrics_port for w in self.workers if w.metrics_port and w.index}
+        message = json.dumps({"serving": serving, "metrics_peers": peers}).encode() + b"\n"
         for worker in self.workers:
             # A full pipe (the worker is stopped) or a dead worker: it is told again later.
             with contextlib.suppress(OSError):

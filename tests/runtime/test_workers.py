@@ -203,9 +203,12 @@ def test_each_worker_spools_its_own_receipts_and_the_reader_takes_them_all(sidec
     assert len(list(read_receipts(spool))) >= 2
 
 
-def test_worker_0_serves_the_metrics(sidecar) -> None:
+def test_the_metrics_endpoint_answers_with_every_workers_series(sidecar) -> None:
     with urllib.request.urlopen(f"http://{sidecar.metrics}/metrics", timeout=5) as page:
-        assert "maytrain_serving 1.0" in page.read().decode()
+        text = page.read().decode()
+    assert 'maytrain_serving{worker="0"} 1.0' in text
+    assert 'maytrain_serving{worker="1"} 1.0' in text
+    assert text.count("# TYPE maytrain_decisions_total counter") == 1
 
 
 def test_a_second_sidecar_on_the_port_is_refused(sidecar) -> None:
@@ -257,10 +260,11 @@ def test_workers_come_from_the_flag_then_the_environment() -> None:
     assert resolve({}, env={}).workers is None
 
 
-def test_each_worker_has_its_own_spool_and_only_worker_0_serves_metrics() -> None:
+def test_each_worker_has_its_own_spool_and_only_worker_0_serves_the_metrics_port() -> None:
     settings = Settings(receipts="/r", receipts_max_bytes=1000, metrics_listen=":9090")
     first, second = (worker_settings(settings, i, 2) for i in (0, 1))
     assert (first.receipts, second.receipts) == ("/r/worker-0", "/r/worker-1")
     assert first.receipts_max_bytes == second.receipts_max_bytes == 500
-    assert (first.metrics_listen, second.metrics_listen) == (":9090", None)
+    assert (first.metrics_listen, second.metrics_listen) == (":9090", "127.0.0.1:0")
+    assert worker_settings(Settings(), 1, 2).metrics_listen is None
     assert first.reuse_port and second.reuse_port
