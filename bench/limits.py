@@ -7,7 +7,8 @@ The profile findings are text: when the hot path changes, profile again
 
 from __future__ import annotations
 
-PROFILED = "d5785a5"
+PROFILED = "d5785a5"  # the hot path
+COLD_PROFILED = "798986d"  # a cold start at 1,000,000 accounts
 
 
 def unary(u: dict) -> str:
@@ -68,18 +69,20 @@ def workers(w: dict) -> str:
     two = r["workers_2"]
     by_load = ", ".join(f"{rps / 1e6:.2f}M at {n}" for n, rps in one)
     falls = one[-1][1] < 0.9 * max(rps for _, rps in one)
-    single = (f"loses throughput as more calls are in flight at once (rec/s by calls in "
-              f"flight: {by_load}): its handler threads share one interpreter lock"
-              if falls else f"rec/s by calls in flight: {by_load}")
+    single = (f"; it loses throughput as more calls are in flight at once (rec/s by calls in "
+              f"flight: {by_load}), its handler threads sharing one interpreter lock"
+              if falls else f" (rec/s by calls in flight: {by_load})")
     return (f"the machine's two cores, shared with the load generators: two workers used "
             f"{two['server_cores']:.2f} cores and their generators {two['client_cores']:.2f}; "
-            f"one worker holds about one core ({single}).")
+            f"one worker holds about one core{single}.")
 
 
 def scale(s: dict) -> str:
     """The scale line."""
     big = max(s["results"], key=lambda r: r["accounts"])
     return (f"cold start is reading and indexing every store row ({big['cold_s']:.1f} s at "
-            f"{int(big['accounts']):,} accounts); warm start is checking and mapping the "
+            f"{int(big['accounts']):,} accounts; py-spy at {COLD_PROFILED}: about 60% in the "
+            "grouped snapshot's SQL selects, `sidecar/store/sql/grouped.py`, 25% packing the "
+            "index); warm start is checking and mapping the "
             f"snapshot file ({big['warm_s']:.1f} s); memory is the anonymous heap, the mapped "
             "file's pages being page cache the kernel may reclaim.")
