@@ -12,7 +12,8 @@ from client_kinds import AsyncBridge, make_client
 from running_sidecar import Launcher, free_port
 from sample_cases import ALLOWED, DENIED, expected_reasons, mixed
 
-from maytrain.client import AsyncConsentClient, LineageWriter, Reason, read_manifest
+from maytrain.client import AsyncConsentClient, LineageWriter, Reason, _lineage, read_manifest
+from maytrain.client._lineage import MANIFEST_FIELDS
 
 
 def allowed_ids(records: list[dict]) -> list[str]:
@@ -64,8 +65,37 @@ def test_filter_writes_a_manifest_line_for_every_record(client, tmp_path) -> Non
     assert [e["reason"] for e in entries] == expected_reasons(records)
     assert sum(e["verdict"] == "ALLOW" for e in entries) == len(kept)
     first = entries[0]
-    assert first["account_id"] == records[0]["account_id"] and first["purpose"] == "ai.training"
+    assert list(first) == list(MANIFEST_FIELDS)
+    assert {name: first[name] for name in MANIFEST_FIELDS[:8]} == {
+        **records[0], "collected_at": "2025-06-01T00:00:00Z", "derived_from": []}
     assert first["consent_version"] > 0 and first["policy_version"].startswith("sha256:")
+
+
+def test_a_manifest_holds_every_field_a_decision_reads(client, tmp_path) -> None:
+    records = [{**ALLOWED, "record_id": "a", "user_id": "u-1", "region": "US",
+                "collected_at": "2025-06-01T12:30:00.250000+02:00",
+                "derived_from": ["service_generated.usage"]},
+               {**ALLOWED, "record_id": "b", "collected_at": None}]
+    list(client.filter(records, manifest=tmp_path / "m.jsonl"))
+    first, second = read_manifest(tmp_path / "m.jsonl")
+    assert (first["user_id"], first["region"], first["derived_from"]) == (
+        "u-1", "US", ["service_generated.usage"])
+    assert first["collected_at"] == "2025-06-01T10:30:00.250000Z"  # ISO 8601 in UTC
+    assert second["collected_at"] is None and second["reason"] == "DENIED_OUTSIDE_WINDOW"
+
+
+def test_a_parquet_manifest_holds_the_same_entries_in_row_groups(client, tmp_path,
+                                                               monkeypatch) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(_lineage, "ROW_GROUP", 16)
+    records = mixed(40)
+    list(client.filter(records, manifest=tmp_path / "m.jsonl"))
+    list(client.filter(records, manifest=tmp_path / "m.parquet"))
+    assert list(read_manifest(tmp_path / "m.parquet")) == list(read_manifest(tmp_path / "m.jsonl"))
+    written = pq.ParquetFile(tmp_path / "m.parquet")
+    assert written.schema_arrow.names == list(MANIFEST_FIELDS)
+    assert [written.metadata.row_group(i).num_rows for i in range(written.num_row_groups)] == [
+        16, 16, 8]
 
 
 def test_a_lineage_writer_counts_reasons_across_runs(client, tmp_path) -> None:
