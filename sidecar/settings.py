@@ -64,6 +64,18 @@ class Settings:
     receipts_file_bytes: int = 64 << 20
     receipts_file_seconds: float = 3600.0
     receipts_max_bytes: int = 1 << 30
+    follow: str | None = None
+    """nats://host:port: follow a relay's stream (`serve`) instead of the store."""
+    nats: str | None = None
+    """nats://host:port the relay publishes to (`relay`)."""
+    stream: str = "maytrain-changes"
+    retention: float = 7 * 86_400.0
+    """Seconds the relay's stream keeps each change (7 days)."""
+    heartbeat: float = 1.0
+    """Seconds between the relay's heartbeats."""
+    snapshot_changes: int = 10_000
+    snapshot_seconds: float = 300.0
+    """The relay puts a snapshot after this many changes, or this long after a change."""
 
     def under(self, policy: Policy) -> Settings:
         """These settings with what was left to the policy taken from it."""
@@ -82,6 +94,7 @@ class Settings:
         """Every setting on one line, credentials masked, for the start-up log."""
         values = asdict(self)
         values["store"] = mask_url(self.store)
+        values["follow"], values["nats"] = (mask_url(u) if u else u for u in (self.follow, self.nats))
         return ", ".join(f"{k}={v}" for k, v in values.items())
 
 
@@ -171,6 +184,14 @@ def _bytes(name: str, value: object) -> int:
     return int(match[1]) * _UNITS[(match[2] or "").lower()]
 
 
+def _seconds(name: str, value: object) -> float:
+    """A duration: seconds, or a number with a unit (s, m, h, d), e.g. 7d."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([smhd]?)\s*", str(value), re.IGNORECASE)
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+    number = _positive_float(name, match[1] if match else value)
+    return number * factor[match[2].lower() if match else ""]
+
+
 def _flag(name: str) -> str:
     return name.replace("_", "-")
 
@@ -183,4 +204,6 @@ _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "log_level": _choice("debug", "info", "warning", "error"), "receipts_sample": _fraction,
     "receipts_queue": _positive_int, "receipts_file_bytes": _bytes,
     "receipts_file_seconds": _positive_float, "receipts_max_bytes": _bytes,
+    "retention": _seconds, "heartbeat": _positive_float, "snapshot_changes": _positive_int,
+    "snapshot_seconds": _seconds,
 }
