@@ -19,6 +19,7 @@ from maytrain.v1 import consent_check_service_pb2 as pb
 from .clock import DecisionClock
 from .core.index import ConsentIndex
 from .core.policy import Policy
+from .fanout.source import source_for
 from .observability import Observability
 from .observability.metrics import CacheView
 from .observability.team_metrics import team_registry
@@ -30,7 +31,6 @@ from .settings import Settings
 from .snapshot_seal import read_key
 from .snapshot_writer import SnapshotWriter
 from .store import ConsentStore, open_store
-from .store.masking import mask_url
 from .store.urls import opener_for
 from .sync import StoreFollower
 
@@ -78,17 +78,19 @@ class Sidecar:
     def __init__(self, settings: Settings, policy: Policy, team: Team | None = None) -> None:
         self.settings, self.policy = settings.under(policy), policy
         self.team: Team = team or Alone()
-        opener_for(settings.store)  # a URL no backend serves is a start-up error, not an outage
+        if settings.store:  # following NATS needs no store
+            opener_for(settings.store)  # a URL no backend serves is a start-up error
         self.stopping = threading.Event()
         limit = self.settings.staleness_limit
+        self.clock = DecisionClock()
+        self.source = source_for(self.settings, self.clock, self._open_reader)
         # Every worker warm-starts from the file; only worker 0 writes it.
-        self.snapshots = SnapshotWriter(settings.snapshot_file, mask_url(settings.store),
+        self.snapshots = SnapshotWriter(settings.snapshot_file, self.source.label,
                                         every=max(0.5, limit / 3),
                                         key=read_key(settings.snapshot_key_file),
                                         read_only=self.team.index != 0)
         self._writer = threading.Thread(target=self.snapshots.run, args=(self.stopping,),
                                         name="maytrain-snapshot", daemon=True)
-        self.clock = DecisionClock()
         initial = self.snapshots.load(now=self.clock())
         if initial is not None and initial.synced_at is not None:
             self.clock.observe(initial.synced_at)  # the file's age never reads as negative
@@ -103,16 +105,17 @@ class Sidecar:
         header = self.snapshots.header if initial is not None else None
         if not self.snapshots.authenticated:
             header = None
-        self.follower = StoreFollower(self.observability.opener(self._open_reader),
+        self.follower = StoreFollower(self.observability.opener(self.source.open_reader),
                                       clock=self.clock, initial=initial,
                                       on_index=self._on_index, on_time_seen=self.clock.observe,
                                       initial_chain=header.chain if header else "")
         self.snapshots.on_written = self.follower.rebase
         self.service = TeamService(
-            self.follower, policy, self.clock, store=mask_url(settings.store),
+            self.follower, policy, self.clock, store=self.source.label,
             max_staleness=limit, max_batch=settings.max_batch, stopping=self.stopping,
             observer=self.observability.observer,
-            watcher=Watcher(self._open_reader, self.follower, self.clock))
+            watcher=Watcher(self._open_reader, self.follower, self.clock)
+            if self.source.has_store else None)
         self.transport = GrpcTransport(self.service, listen=settings.listen,
                                        health_listen=settings.health_listen,
                                        reuse_port=settings.reuse_port,

@@ -16,6 +16,11 @@ the one before: a store restored from a backup, re-made or forked (or a version 
 backwards) is reloaded from a full snapshot in the same sync. If that reload fails, the
 index is dropped, so every check is denied as stale rather than decided on a history the
 store no longer has.
+
+A reader that relays another follower's syncs (NATS, `sidecar.fanout.reader`) may also
+offer `snapshot_index()` (an index it loaded whole, such as a mapped file) and `fresh_at()`
+(when its data was last known current, on this process's clock): an index it feeds is then
+never fresher than that, so staleness counts from the relay's last word, not from this sync.
 """
 
 from __future__ import annotations
@@ -183,6 +188,7 @@ class StoreFollower:
         try:
             reader = self._reader or self._connect()
             index, chain = self._advance(reader, started)
+            index = self._as_fresh_as(reader, index)
         except Exception as exc:  # any failure leaves the old index; staleness runs on
             self._failed(exc)
             return
@@ -215,6 +221,17 @@ class StoreFollower:
         except HistoryChanged as exc:
             return self._reload(reader, started, str(exc))
 
+    def _as_fresh_as(self, reader: ConsentReader, index: ConsentIndex) -> ConsentIndex:
+        """The index, stamped no fresher than a relaying reader says its data is (with no
+        word from the relay yet: no fresher than the index it replaces, else stale)."""
+        fresh_at = getattr(reader, "fresh_at", None)
+        if not callable(fresh_at) or index.synced_at is None:
+            return index
+        known = fresh_at()
+        if known is None:
+            known = self.index.synced_at if self.index and self.index.synced_at else 0
+        return index.confirmed(min(index.synced_at, known))
+
     def _onto_packed(self, index: ConsentIndex) -> ConsentIndex:
         """The index moved onto the latest packing of it, if one is waiting (see rebase)."""
         packed, self._packed = self._packed, None
@@ -223,6 +240,9 @@ class StoreFollower:
         return index.rebased(packed[0].base, packed[0].version)
 
     def _load(self, reader: ConsentReader, started: Micros) -> tuple[ConsentIndex, str]:
+        whole = getattr(reader, "snapshot_index", None)  # forwarded by wrappers: none wraps it
+        if callable(whole):
+            return self._load_whole(whole)
         # A capability of the reader's class (as the store protocols are), not of whatever
         # a wrapper forwards: a reader that wraps snapshot() is read through it.
         if getattr(type(reader), "snapshot_grouped", None) is not None:
@@ -234,6 +254,14 @@ class StoreFollower:
         self._seen(snapshot.rows)
         return ConsentIndex.build(snapshot.version, snapshot.rows,
                                   synced_at=self._rebased(started)), snapshot.chain
+
+    def _load_whole(self, load: Callable[[], tuple[ConsentIndex, str]]) -> tuple[ConsentIndex, str]:
+        """An index the reader loaded whole, with the chain at its version."""
+        index, chain = load()
+        self.snapshot_loads += 1
+        log.info("loaded a snapshot at consent version %d (%d accounts, %d entries)",
+                 index.version, index.account_count, index.entry_count)
+        return index, chain
 
     def _load_grouped(self, grouped: Callable[[], Any],
                       started: Micros) -> tuple[ConsentIndex, str]:
