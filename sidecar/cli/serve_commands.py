@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import threading
 from dataclasses import replace
@@ -22,6 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Run the sidecar: follow the store, answer maytrain.v1.ConsentCheckService. Each "
         "flag falls back to its MAYTRAIN_* variable (MAYTRAIN_LISTEN is comma-separated)."))
     serve.add_argument("--store", metavar="URL", help="consent store URL ($MAYTRAIN_STORE)")
+    serve.add_argument("--follow", metavar="NATS_URL",
+                       help="follow a relay's stream on NATS (nats://host:4222) instead of "
+                            "the store; with --store too, the store is read for a snapshot "
+                            "only when NATS has none")
+    serve.add_argument("--stream", metavar="NAME", help="the relay's stream (maytrain-changes)")
     serve.add_argument("--policy", metavar="FILE", help="policy file ($MAYTRAIN_POLICY)")
     serve.add_argument("--listen", metavar="ADDR", action="append", default=[],
                        help="host:port or unix:/path; repeatable (default 127.0.0.1:50051)")
@@ -88,6 +94,8 @@ def serve_command(args: argparse.Namespace) -> int:
     from ..workers import Supervisor, worker_count
 
     settings = options.settings(args)
+    if settings.follow and args.store is None and not os.environ.get("MAYTRAIN_STORE"):
+        settings = replace(settings, store="")  # a follower without a store of its own
     logs.configure(settings.log_format, settings.log_level,
                    secrets=logs.known_secrets(settings.store))
     policy = load_policy(settings.policy)
@@ -96,7 +104,8 @@ def serve_command(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     if count > 1:
-        opener_for(settings.store)  # refused once here, not once by every worker
+        if settings.store:
+            opener_for(settings.store)  # refused once here, not once by every worker
         described = replace(settings.under(policy), workers=count).described()
         logging.getLogger("maytrain").info("settings: %s", described)
         return Supervisor(settings, count).run(stop)
