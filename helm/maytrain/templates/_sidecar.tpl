@@ -68,6 +68,9 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     {{- with $sc.syncInterval }}
     - {{ printf "--sync-interval=%v" . | quote }}
     {{- end }}
+    {{- with $sc.workers }}
+    - --workers={{ . }}
+    {{- end }}
     - --log-format={{ $sc.logFormat }}
     {{- if .Values.metrics.enabled }}
     - --metrics-listen=0.0.0.0:{{ .Values.metrics.port }}
@@ -411,6 +414,9 @@ maytrain.sidecar.validate fails the render on values the schema cannot check alo
 {{- if include "maytrain.carriesPassword" (.value | default "") }}
 {{- fail (printf "sidecar.env %s must not carry a password: put it in an existing Secret and name it in store.passwordSecret.name" .name) }}
 {{- end }}
+{{- end }}
+{{- if and $sc.workers (gt (int $sc.workers) 1) (eq $sc.transport "unix") }}
+{{- fail "sidecar.workers above 1 needs sidecar.transport \"tcp\": processes cannot share the unix socket" }}
 {{- end }}
 {{- with $sc.podIPListener }}
 {{- if and .enabled (not .tls.secretName) (not .insecure) }}
