@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .cpus import usable_cores
 from .observability.receipts.spool import worker_spool
@@ -35,6 +36,7 @@ PERIOD = 0.2  # seconds between looks at the workers
 SILENT_AFTER = 1.0  # a worker not heard from for this long is not serving (it hangs)
 RETELL_EVERY = 1.0  # seconds between repeats of the serving count (a full pipe drops one)
 EXIT_GRACE = 5.0  # seconds past --shutdown-grace before a worker is killed
+FILE_WAIT = 30.0  # seconds after worker 0 serves that the others wait for its snapshot file
 
 
 def worker_count(settings: Settings, cores: Callable[[], int] = usable_cores) -> int:
@@ -75,6 +77,7 @@ class _Worker:
     bound: bool = False
     ready: bool = False
     metrics_port: int | None = None
+    bound_at: float = 0.0  # when it said it was bound
     heard: float = 0.0
 
     def serving(self, now: float) -> bool:
@@ -97,14 +100,41 @@ class Supervisor:
         dies (then stop the others and return its failure)."""
         shared, held = self._claim_ports()
         try:
-            for index in range(self.count):
-                self.workers.append(self._start(index, shared))
-            log.info("started %d workers (pids %s)", self.count,
-                     ", ".join(str(w.process.pid) for w in self.workers))
-            failure = self._watch(stop, held)
+            self._start_workers(shared, 1 if self._file_to_come() else self.count)
+            failure = self._watch(stop, shared, held)
         finally:
             release(held)
         return self._stop_all(failure)
+
+    def _file_to_come(self) -> bool:
+        """True when worker 0 is to write the keyed snapshot file the others start from.
+
+        Each worker would otherwise pack a cold start's index of its own and keep it: a
+        keyed file is mapped by all of them (its pages shared) and followed on from."""
+        path, keyed = self.settings.snapshot_file, self.settings.snapshot_key_file
+        if not path or not keyed or Path(path).exists():
+            return False
+        log.info("starting worker 0 first: the other workers start from the snapshot file "
+                 "it writes after its first sync")
+        return True
+
+    def _start_workers(self, shared: Settings, upto: int) -> None:
+        for index in range(len(self.workers), upto):
+            self.workers.append(self._start(index, shared))
+        if upto == self.count:
+            log.info("started %d workers (pids %s)", self.count,
+                     ", ".join(str(w.process.pid) for w in self.workers))
+
+    def _others_due(self) -> bool:
+        """True once the file the other workers wait for is there, or is not coming."""
+        first = self.workers[0]
+        if self.settings.snapshot_file and Path(self.settings.snapshot_file).exists():
+            return True
+        if first.bound and time.monotonic() - first.bound_at > FILE_WAIT:
+            log.warning("worker 0 wrote no snapshot file within %.0f s of serving; starting "
+                        "the other workers without one", FILE_WAIT)
+            return True
+        return False
 
     def _claim_ports(self) -> tuple[Settings, list]:
         """The settings with each TCP port made concrete and held, checked free unless
@@ -141,19 +171,24 @@ class Supervisor:
         os.set_blocking(commands, False)  # a stopped worker must not block the supervisor
         return _Worker(index, process, commands, reports, heard=time.monotonic())
 
-    def _watch(self, stop: threading.Event, held: list) -> int | None:
+    def _watch(self, stop: threading.Event, shared: Settings, held: list) -> int | None:
         """Relay readiness until `stop` (None) or a worker's death (the exit code)."""
         with selectors.DefaultSelector() as selector:
             for worker in self.workers:
                 selector.register(worker.reports, selectors.EVENT_READ, worker)
             while not stop.is_set():
+                if len(self.workers) < self.count and self._others_due():
+                    started = len(self.workers)
+                    self._start_workers(shared, self.count)
+                    for worker in self.workers[started:]:
+                        selector.register(worker.reports, selectors.EVENT_READ, worker)
                 for key, _ in selector.select(PERIOD):
                     if not self._read(key.data):
                         selector.unregister(key.fd)
                 dead = next((w for w in self.workers if w.process.poll() is not None), None)
-                if dead is not None:
+                if dead is not None and not stop.is_set():  # Ctrl-C reaches the workers too
                     return self._died(dead)
-                if held and all(w.bound for w in self.workers):
+                if held and len(self.workers) == self.count and all(w.bound for w in self.workers):
                     release(held)
                     log.info("all %d workers listen on %s", self.count,
                              ", ".join(self.settings.listen))
@@ -174,6 +209,7 @@ class Supervisor:
             worker.heard = time.monotonic()
             if "bound" in message:
                 worker.bound, worker.metrics_port = True, message.get("metrics")
+                worker.bound_at = worker.heard
             worker.ready = bool(message.get("ready", worker.ready))
         return True
 

@@ -229,9 +229,14 @@ def test_a_killed_worker_stops_the_sidecar_with_a_failure(tmp_path) -> None:
         os.kill(pids[0], 0)  # drained and gone, not left serving the port
 
 
-def test_sigterm_drains_every_worker_and_exits_0(tmp_path) -> None:
-    running = start_workers(tmp_path)
+def test_the_others_start_from_the_keyed_file_worker_0_writes(tmp_path) -> None:
+    tmp_path.joinpath("key").write_bytes(os.urandom(32))
+    running = start_workers(tmp_path, "--snapshot-file", str(tmp_path / "snap"),
+                            "--snapshot-key-file", str(tmp_path / "key"))
     running.wait_serving()
+    log = running.log.read_text()
+    assert log.index("[worker 0]: wrote snapshot") < log.index("[worker 1]: loaded snapshot")
+    assert "[worker 1]: loaded a" not in log  # no cold start of its own from the store
     assert running.stop() == 0
     assert len(re.findall(r"\[worker \d\]: shutting down", running.log.read_text())) == 2
 
