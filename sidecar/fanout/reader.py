@@ -26,7 +26,7 @@ from ..store.errors import StoreError, StoreUnavailableError
 from ..store.protocol import ConsentReader
 from .link import NatsLink
 from .snapshots import get_snapshot, latest_mark
-from .wire import MSG_ID, Mark, Names, WireError, change_of
+from .wire import MSG_ID, SNAPSHOT_OBJECT, Mark, Names, WireError, change_of
 
 log = logging.getLogger("maytrain.sync")
 RECENT = 10_000        # chains of delivered versions kept, to tell a foreign mark
@@ -53,6 +53,8 @@ class NatsReader:
         self._sub: Any = None
         self._generation = 0
         self._subscribed_at: int | None = None
+        self._loaded: Mark | None = None  # the snapshot last loaded
+        self._gap_seen = False            # ... and the stream skipped a version after it
         self.link = NatsLink(url, name="maytrain-follower")
         self.link.call(self.link.nc.subscribe(names.heartbeat, cb=self._on_heartbeat))
 
@@ -68,6 +70,7 @@ class NatsReader:
     def snapshot_index(self) -> tuple[ConsentIndex, str]:
         """The relay's latest snapshot, mapped, else the store's; then follow from there."""
         try:
+            self._check_not_gapped()
             index, mark = get_snapshot(self.link, self._names, now=self._clock(),
                                        key=self._key, workdir=self._workdir)
             self._check_retained(mark.version)
@@ -79,6 +82,7 @@ class NatsReader:
         with self._lock:
             self._restart((mark.version, mark.chain))
             self._fresh_at = self._fresh_time(mark.synced_at)
+            self._loaded, self._gap_seen = mark, False
         self._subscribe(mark.version)
         return index, mark.chain
 
@@ -95,7 +99,8 @@ class NatsReader:
                 self._remember(change.version, change.chain)
             if taken:
                 self._position = (taken[-1].version, taken[-1].chain)
-                self._match_mark()
+                if self._mark is not None:
+                    self._match_mark()
         return taken
 
     def chain_at(self, version: int) -> str | None:
@@ -197,6 +202,7 @@ class NatsReader:
         if change.version <= last:
             return  # a repeat after the consumer was made again
         if change.version != last + 1:
+            self._gap_seen = True
             log.warning("the stream skips from consent version %d to %d: reloading", last,
                         change.version)
         self._buffer.append(change)
@@ -252,8 +258,28 @@ class NatsReader:
                 with contextlib.suppress(NotFoundError):
                     msg = await self.link.js.get_msg(self._names.stream, seq=version - offset)
                     return str((msg.headers or {}).get("Maytrain-Chain", ""))
-        mark = self._mark[0] if self._mark else None
-        return mark.chain if mark is not None and mark.version == version else ""
+        for mark in (self._mark[0] if self._mark else None, await self._snapshot_mark()):
+            if mark is not None and mark.version == version:
+                return mark.chain
+        return ""
+
+    async def _snapshot_mark(self) -> Mark | None:
+        from nats.js.errors import NotFoundError
+
+        try:
+            bucket = await self.link.js.object_store(self._names.bucket)
+            return Mark.decode((await bucket.get_info(SNAPSHOT_OBJECT)).description)
+        except (NotFoundError, WireError):
+            return None
+
+    def _check_not_gapped(self) -> None:
+        """StoreUnavailableError while the stream skips a version after the snapshot that is
+        still the latest: loading it again would only meet the same gap."""
+        if self._gap_seen and self._loaded is not None \
+                and latest_mark(self.link, self._names) == self._loaded:
+            raise StoreUnavailableError(
+                f"the stream misses a change after the relay's snapshot at consent version "
+                f"{self._loaded.version}: waiting for a newer snapshot")
 
     def _check_retained(self, version: int) -> None:
         """StoreUnavailableError when the stream no longer holds the change after `version`."""

@@ -17,7 +17,8 @@ from ..store.errors import StoreUnavailableError
 from .link import NatsLink
 from .wire import SNAPSHOT_OBJECT, Mark, Names
 
-DOWNLOAD_TIMEOUT = 600.0  # seconds for a large snapshot
+DOWNLOAD_SECONDS, DOWNLOAD_RATE = 10.0, 20e6  # a download's time: 10 s + 20 MB/s
+UPLOAD_TIMEOUT = 600.0
 
 
 def object_store(link: NatsLink, names: Names, *, create: bool = False):  # noqa: ANN201
@@ -57,7 +58,7 @@ def put_snapshot(link: NatsLink, names: Names, index: ConsentIndex, chain: str, 
         bucket = object_store(link, names, create=True)
         meta = ObjectMeta(name=SNAPSHOT_OBJECT, description=mark.encode().decode())
         with path.open("rb") as body:
-            link.call(bucket.put(SNAPSHOT_OBJECT, body, meta=meta), DOWNLOAD_TIMEOUT)
+            link.call(bucket.put(SNAPSHOT_OBJECT, body, meta=meta), UPLOAD_TIMEOUT)
     return mark
 
 
@@ -74,7 +75,12 @@ def get_snapshot(link: NatsLink, names: Names, *, now: Micros, key: bytes | None
         raise StoreUnavailableError(f"no snapshot in {names.bucket!r} yet") from None
     mark = Mark.decode(info.description)
     with tempfile.NamedTemporaryFile(dir=workdir, prefix=".nats-snapshot-") as out:
-        link.call(bucket.get(SNAPSHOT_OBJECT, writeinto=out), DOWNLOAD_TIMEOUT)
+        try:  # a download whose chunks a newer snapshot replaced waits for them forever
+            link.call(bucket.get(SNAPSHOT_OBJECT, writeinto=out),
+                      DOWNLOAD_SECONDS + (info.size or 0) / DOWNLOAD_RATE)
+        except TimeoutError:
+            raise StoreUnavailableError("the relay's snapshot did not arrive in time (it may "
+                                        "have been replaced meanwhile)") from None
         out.flush()
         path = Path(out.name)
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import nats
-from conftest import MemoryStore, wait_for
+from fanout_support import MemoryStore, wait_for
 
 from sidecar.core import Account, ConsentEntry, Effect
 from sidecar.fanout.relay import DEFAULT_RETENTION, RelayOptions
