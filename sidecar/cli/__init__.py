@@ -19,6 +19,7 @@ from . import (
     import_command,
     options,
     policy_commands,
+    purge_commands,
     receipts_command,
     serve_commands,
     store_commands,
@@ -26,7 +27,7 @@ from . import (
 
 COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
                    import_command, policy_commands, serve_commands, ask_commands,
-                   receipts_command]
+                   receipts_command, purge_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,127 @@
+"""make_plan(): re-decide, now, every manifest record that was allowed when it was taken,
+and write one JSON line for each that is now denied, counting them by reason and account.
+
+The plan is written to a file beside its destination and moved into place only once every
+manifest has been read (`PlanOutput`), so a plan that fails leaves nothing behind: never a
+partial plan that reads as a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .deciders import Decider
+from .manifests import ManifestReader
+
+ALLOWING = pa.array(["ALLOWED_BY_TERMS", "ALLOWED_BY_CONSENT"])
+PLAN_FIELDS = ("record_id", "account_id", "user_id", "data_category", "purpose")
+
+
+@dataclass
+class PlanCounts:
+    """What a plan saw: entries read, those allowed when taken, those re-decided (all of
+    those, or those of changed accounts), and those to purge by reason and by account."""
+
+    records: int = 0
+    allowed_when_taken: int = 0
+    redecided: int = 0
+    to_purge: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    by_account: Counter[str] = field(default_factory=Counter)
+    other_policy: int = 0  # re-decided records taken under another policy version
+
+
+def make_plan(reader: ManifestReader, decider: Decider, out: IO[str], *,
+              accounts: set[str] | None = None,
+              progress: Callable[[int], None] | None = None) -> PlanCounts:
+    """Write the plan's lines to `out`; with `accounts`, re-decide only their records."""
+    counts = PlanCounts()
+    only = None if accounts is None else pa.array(sorted(accounts), pa.string())
+    for table in reader.tables():
+        counts.records += table.num_rows
+        taken = table.filter(_allowed_when_taken(table))
+        counts.allowed_when_taken += taken.num_rows
+        if only is not None:
+            taken = taken.filter(pc.is_in(taken.column("account_id"), value_set=only))
+        if taken.num_rows:
+            _plan_table(taken, decider, out, counts)
+        if progress is not None:
+            progress(counts.records)
+    return counts
+
+
+def _allowed_when_taken(table: pa.Table) -> pa.Array:
+    verdict = pc.fill_null(pc.equal(table.column("verdict"), "ALLOW"), False)
+    return pc.and_(verdict, pc.is_in(table.column("reason"), value_set=ALLOWING))
+
+
+def _plan_table(table: pa.Table, decider: Decider, out: IO[str], counts: PlanCounts) -> None:
+    """Re-decide one table's records; write and count those now denied."""
+    answers = decider.decide(table)
+    counts.redecided += table.num_rows
+    if decider.policy_version:
+        counts.other_policy += pc.sum(pc.not_equal(
+            pc.fill_null(table.column("policy_version"), ""), decider.policy_version)).as_py() or 0
+    denied = pa.array(~answers.allowed)
+    listed = table.filter(denied)
+    if not listed.num_rows:
+        return
+    columns = [listed.column(name).to_pylist() for name in PLAN_FIELDS]
+    was_reason, was_version = (listed.column(n).to_pylist() for n in ("reason", "consent_version"))
+    reasons = answers.reason.filter(denied).to_pylist()
+    versions = answers.consent_version.filter(denied).to_pylist()
+    lines = []
+    for row in zip(*columns, was_reason, was_version, reasons, versions, strict=True):
+        lines.append(_line(row))
+    out.write("".join(lines))
+    counts.to_purge += len(lines)
+    counts.by_reason.update(reasons)
+    counts.by_account.update(columns[1])
+
+
+def _line(row: tuple[Any, ...]) -> str:
+    record_id, account, user, category, purpose, was_reason, was_version, reason, version = row
+    return json.dumps({"record_id": record_id, "account_id": account, "user_id": user or "",
+                       "data_category": category, "purpose": purpose, "was_reason": was_reason,
+                       "was_version": was_version, "reason": reason,
+                       "consent_version": version}, separators=(",", ":")) + "\n"
+
+
+class PlanOutput:
+    """The plan's file while it is written: moved to `destination` (or copied to stdout,
+    for None) by `publish()`, removed by `discard()`."""
+
+    def __init__(self, destination: str | None) -> None:
+        self.destination = destination
+        folder = os.path.dirname(os.path.abspath(destination)) if destination else None
+        prefix = f".{os.path.basename(destination)}." if destination else "maytrain-plan."
+        handle, self._path = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=folder)
+        self.file: IO[str] = os.fdopen(handle, "w", encoding="utf-8")
+
+    def publish(self) -> None:
+        """The plan is complete: put it where it was asked for."""
+        self.file.close()
+        if self.destination is None:
+            with open(self._path, encoding="utf-8") as plan:
+                shutil.copyfileobj(plan, sys.stdout)
+            sys.stdout.flush()
+            os.unlink(self._path)
+        else:
+            os.replace(self._path, self.destination)
+
+    def discard(self) -> None:
+        """The plan failed: leave nothing of it."""
+        self.file.close()
+        if os.path.exists(self._path):
+            os.unlink(self._path)
