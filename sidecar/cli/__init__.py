@@ -21,13 +21,14 @@ from . import (
     policy_commands,
     purge_commands,
     receipts_command,
+    relay_command,
     serve_commands,
     store_commands,
 )
 
 COMMAND_MODULES = [store_commands, account_commands, consent_commands, erasure_commands,
                    import_command, policy_commands, serve_commands, ask_commands,
-                   receipts_command, purge_commands]
+                   receipts_command, purge_commands, relay_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
