@@ -92,10 +92,10 @@ class PrivateNats:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = (self.directory / "nats.log").open("a")
-        self.process = subprocess.Popen(
-            [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
-             "-sd", str(self.directory / "jetstream")], stdout=log, stderr=subprocess.STDOUT)
+        with (self.directory / "nats.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [self.binary, "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                 "-sd", str(self.directory / "jetstream")], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not _reachable(self.url):
             if time.monotonic() > deadline or self.process.poll() is not None:
