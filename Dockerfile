@@ -15,8 +15,9 @@ RUN python -m venv /opt/maytrain
 WORKDIR /src
 COPY . .
 # maytrain depends on maytrain-client (clients/python): install both from the tree in one
-# resolve (psycopg, the PostgreSQL driver, is a dependency of maytrain).
-RUN /opt/maytrain/bin/pip install ./clients/python .
+# resolve (psycopg, the PostgreSQL driver, is a dependency of maytrain; nats-py, for the
+# relay and sidecars that follow it, is the nats extra).
+RUN /opt/maytrain/bin/pip install ./clients/python ".[nats]"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="maytrain" \

@@ -51,7 +51,7 @@ def test_image_is_python_3_11_slim_based():
 def test_both_distributions_are_installed_from_the_repository():
     runs = " && ".join(args for keyword, args in instructions() if keyword == "RUN")
 
-    assert re.search(r"pip install \./clients/python \"?\.(\[postgres\])?\"?", runs)
+    assert re.search(r"pip install \./clients/python \"?\.(\[nats\])?\"?", runs)
 
 
 def test_image_runs_maytrain_serve_as_a_numeric_non_root_user(yaml):
