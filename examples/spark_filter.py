@@ -26,6 +26,19 @@ def allowed_records(spark: SparkSession, target: str | None, count: int) -> Data
     return filter_dataframe(records, target)
 
 
+def session(master: str) -> SparkSession:
+    """A Spark session; a local one runs this Python and stays on loopback (as the tests do),
+    so it neither guesses a network address nor listens beyond this machine."""
+    builder = SparkSession.builder.master(master).appName("maytrain-example")
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the client is installed here
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = (builder.config("spark.driver.host", "127.0.0.1")
+                   .config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.ui.enabled", "false"))
+    return builder.getOrCreate()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", help="sidecar address (default: each executor's own)")
@@ -33,9 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--master", default="local[2]", help="Spark master (local[2])")
     parser.add_argument("--output", help="write the allowed rows here (Parquet)")
     args = parser.parse_args(argv)
-    if args.master.startswith("local"):  # local workers: this Python, which has the client
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = SparkSession.builder.master(args.master).appName("maytrain-example").getOrCreate()
+    spark = session(args.master)
     try:
         kept = allowed_records(spark, args.target, args.records).cache()
         if args.output:
