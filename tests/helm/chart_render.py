@@ -73,8 +73,11 @@ class Rendered:
         return found[0]
 
     def pod(self) -> dict[str, Any]:
-        """The pod spec of the (only) Deployment."""
-        return self.one("Deployment")["spec"]["template"]["spec"]
+        """The pod spec of the (only) worker Deployment: every one but the relay's."""
+        workers = [d for d in self.all("Deployment")
+                   if d["metadata"]["labels"].get("app.kubernetes.io/component") != "relay"]
+        assert len(workers) == 1, f"want one worker Deployment, rendered {len(workers)}"
+        return workers[0]["spec"]["template"]["spec"]
 
 
 def containers(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -15,7 +15,7 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
 
 {{- define "maytrain.sidecar.initContainers" -}}
 {{- $items := list }}
-{{- if .Values.store.init.enabled }}
+{{- if and .Values.store.init.enabled (include "maytrain.follow.needsStore" .) }}
 {{- $items = append $items (include "maytrain.sidecar.storeInitContainer" .) }}
 {{- end }}
 {{- if .Values.sidecar.native }}
@@ -86,7 +86,7 @@ chart's context: `.` inside this chart, `.Subcharts.maytrain` from a parent char
     {{- toYaml . | nindent 4 }}
     {{- end }}
   env:
-    {{- include "maytrain.sidecar.storeEnv" . | nindent 4 }}
+    {{- include "maytrain.follow.sidecarEnv" . | nindent 4 }}
     {{- with $sc.env }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -225,7 +225,7 @@ maytrain.sidecar.storeVolumeMounts: the password file, the SQLite data volume, a
 {{- define "maytrain.sidecar.storeVolumeMounts" -}}
 - name: maytrain-tmp
   mountPath: /tmp
-{{- if .Values.store.passwordSecret.name }}
+{{- if and .Values.store.passwordSecret.name (include "maytrain.follow.needsStore" .) }}
 - name: maytrain-store-password
   mountPath: /var/run/secrets/maytrain/store
   readOnly: true
@@ -308,7 +308,7 @@ maytrain.sidecar.address is the main listener, and the worker's MAYTRAIN_TARGET.
 {{- end }}
 {{- end }}
 {{- with .Values.store.passwordSecret }}
-{{- if .name }}
+{{- if and .name (include "maytrain.follow.needsStore" $) }}
 - name: maytrain-store-password
   secret:
     secretName: {{ .name }}
