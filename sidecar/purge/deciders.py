@@ -22,6 +22,7 @@ from maytrain.client.arrow import decide_arrow
 
 from ..clock import wall_clock
 from ..core.columnar import decide_columns
+from ..core.compact import BaseWriter, CompactBase
 from ..core.index import AccountRows, ConsentIndex
 from ..core.model import Micros, Rule
 from ..core.plans import PlanCache
@@ -29,12 +30,16 @@ from ..core.policy import Policy
 from ..store.protocol import ConsentReader
 from ..sync import latest_time
 from .columns import columns_of
+from .folding import UserFolder
 
 _ALLOWS = np.zeros(max(Rule) + 1, np.bool_)
 for _rule in Rule:
     _ALLOWS[_rule] = _rule.allows
 _REASONS = pa.array([Rule(r).reason.value if r in Rule._value2member_map_ else ""
                      for r in range(max(Rule) + 1)])
+UNPACKED = 131_072
+"""Accounts kept unpacked while planning: a manifest visits its accounts again and again,
+in no order (the sidecar keeps 4,096)."""
 NO_ANSWER = ("DENIED_STALE_CACHE", "DENIED_UNAVAILABLE", "UNSPECIFIED")
 """Reasons that say the sidecar did not decide: never a reason to purge."""
 
@@ -73,11 +78,12 @@ class StoreDecider:
         self.index, self.policy = index.confirmed(self.now), policy
         self.consent_version: int | None = index.version
         self.policy_version = policy.version
-        self._plans = PlanCache(limit=1 << 20)  # across tables: each distinct record once
+        self._plans = PlanCache(limit=1 << 21)  # across tables: each distinct record once
+        self._users = UserFolder(self.index)
 
     def decide(self, table: pa.Table) -> Answers:
-        rules = decide_columns(columns_of(table), self.index, self.policy, self.now,
-                               cache=self._plans)
+        columns = self._users.fold(columns_of(table))
+        rules = decide_columns(columns, self.index, self.policy, self.now, cache=self._plans)
         reasons = pa.DictionaryArray.from_arrays(pa.array(rules, pa.int8()), _REASONS)
         version = pa.repeat(pa.scalar(self.index.version, pa.int64()), len(rules))
         return Answers(_ALLOWS[rules], reasons, version)
@@ -87,8 +93,12 @@ def load_index(store: ConsentReader) -> tuple[ConsentIndex, Micros | None]:
     """The store's consent index, loaded as a sidecar loads it, and the latest write time."""
     latest = _LatestTime()
     if getattr(type(store), "snapshot_grouped", None) is not None:
+        writer = BaseWriter()  # as ConsentIndex.from_groups, with more accounts kept unpacked
         with store.snapshot_grouped() as (version, _chain, groups):  # type: ignore[attr-defined]
-            return ConsentIndex.from_groups(version, latest.watch(groups)), latest.value
+            for account_id, account, entries, erasures in latest.watch(groups):
+                writer.add_rows(account_id, account, entries, erasures)
+        base = CompactBase(memoryview(writer.built()), cached=UNPACKED)
+        return ConsentIndex.on(base, version), latest.value
     snapshot = store.snapshot()
     return ConsentIndex.build(snapshot.version, snapshot.rows), latest_time(snapshot.rows)
 

@@ -21,6 +21,7 @@ from sidecar.core.times import parse_timestamp
 from sidecar.policy_files import load_policy
 from sidecar.purge import ManifestError, ManifestReader, StoreDecider
 from sidecar.purge import manifests as manifest_module
+from sidecar.purge.folding import FOLDED
 from sidecar.store import ConsentRequest, open_store
 
 SAMPLE_VERSION = 14
@@ -243,7 +244,16 @@ def test_the_store_decides_manifest_columns_as_decide_does_per_record(tmp_path) 
                                      derived=("customer_content.chat",)),
                entry("g2", "sample-consented", "customer_content.derived.summary",
                      derived=("customer_content.chat", "customer_content")),
-               entry("g3", "sample-terms", "service_generated.usage", derived=("",))]
+               entry("g3", "sample-terms", "service_generated.usage", derived=("",)),
+               *(entry(f"u{i}", account, category, user=user) for i, (account, category, user)
+                 in enumerate([("sample-consented", "customer_content.audio", "alice"),
+                               ("sample-consented", "customer_content.audio", "zoe"),
+                               ("sample-consented", "customer_content.chat", "carol"),
+                               ("sample-consented", "customer_content.chat", "zoe"),
+                               ("sample-opted-out", "service_generated.usage", "dana"),
+                               ("sample-opted-out", "service_generated.usage", "zoe"),
+                               ("sample-terms", "service_generated.usage", " zoe"),
+                               ("sample-terms", "service_generated.usage", FOLDED)]))]
     write_jsonl(tmp_path / "m.jsonl", entries)
     with open_store(url, policy=policy) as store:
         decider = StoreDecider(store, policy)
