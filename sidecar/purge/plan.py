@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -48,7 +50,7 @@ def make_plan(reader: ManifestReader, decider: Decider, out: IO[str], *,
     """Write the plan's lines to `out`; with `accounts`, re-decide only their records."""
     counts = PlanCounts()
     only = None if accounts is None else pa.array(sorted(accounts), pa.string())
-    for table in reader.tables():
+    for table in read_ahead(reader.tables()):
         counts.records += table.num_rows
         taken = table.filter(_allowed_when_taken(table))
         counts.allowed_when_taken += taken.num_rows
@@ -59,6 +61,47 @@ def make_plan(reader: ManifestReader, decider: Decider, out: IO[str], *,
         if progress is not None:
             progress(counts.records)
     return counts
+
+
+def read_ahead(tables: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """The tables, the next ones read on a thread meanwhile: pyarrow parses without the
+    GIL, so reading the manifest and deciding it share the machine's cores."""
+    ready: queue.Queue[tuple[pa.Table | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for table in tables:
+                if not _put(ready, (table, None), stop):
+                    return
+        except BaseException as exc:  # handed to the reader of the tables, raised there
+            _put(ready, (None, exc), stop)
+            return
+        _put(ready, (None, None), stop)
+
+    worker = threading.Thread(target=read, name="manifest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            table, failure = ready.get()
+            if failure is not None:
+                raise failure
+            if table is None:
+                return
+            yield table
+    finally:
+        stop.set()
+
+
+def _put(ready: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Hand `item` over, unless the reader stops first (then False)."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _allowed_when_taken(table: pa.Table) -> pa.Array:
