@@ -17,6 +17,7 @@ its followers reload when their chain check finds the other history.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import threading
@@ -38,6 +39,7 @@ from .wire import CHAIN_HEADER, EXPECTED_LAST, MSG_ID, Mark, Names, change_messa
 log = logging.getLogger("maytrain.relay")
 PAGE = 1_000
 WRONG_LAST_SEQUENCE = 10071  # JetStream's error code: another relay published first
+WINDOW = 64  # publishes in flight at once
 DEFAULT_RETENTION = 7 * 86_400.0
 DUPLICATE_WINDOW = 120.0
 
@@ -152,23 +154,29 @@ class Relay:
         return position
 
     async def _send(self, link: NatsLink, position: Position, changes: list[Change]) -> Position:
-        from nats.js.errors import APIError
-
-        for change in changes:
-            data, headers = change_message(change)
-            headers[EXPECTED_LAST] = str(position.seq)
-            try:
-                ack = await link.js.publish(self.names.changes, data, headers=headers,
-                                            stream=self.names.stream)
-            except APIError as exc:
-                if exc.err_code == WRONG_LAST_SEQUENCE:
+        """Publish `changes` after `position`, WINDOW at a time in flight, in order: each
+        expects the sequence of the one before, so the stream takes them only in order."""
+        for start in range(0, len(changes), WINDOW):
+            window = changes[start:start + WINDOW]
+            acks = await asyncio.gather(*(
+                self._publish_one(link, change, position.seq + i)
+                for i, change in enumerate(window)), return_exceptions=True)
+            for change, ack in zip(window, acks, strict=True):
+                if isinstance(ack, BaseException):
                     self._position = position
-                    raise _Behind from None
-                raise
-            if not ack.duplicate:
-                self.published += 1
-            position = Position(ack.seq, change.version, change.chain)
+                    if _wrong_last(ack):
+                        raise _Behind from ack
+                    raise ack
+                if not ack.duplicate:
+                    self.published += 1
+                position = Position(ack.seq, change.version, change.chain)
         return position
+
+    async def _publish_one(self, link: NatsLink, change: Change, last_seq: int) -> Any:
+        data, headers = change_message(change)
+        headers[EXPECTED_LAST] = str(last_seq)
+        return await link.js.publish(self.names.changes, data, headers=headers,
+                                     stream=self.names.stream)
 
     def _heartbeat(self, synced_at: Micros) -> None:
         link, position = self._link, self._position
@@ -301,6 +309,10 @@ class Relay:
 
 class _Behind(Exception):
     """Another relay published past this relay's position."""
+
+
+def _wrong_last(exc: BaseException) -> bool:
+    return getattr(exc, "err_code", None) == WRONG_LAST_SEQUENCE
 
 
 def _store_snapshot(reader: ConsentReader) -> tuple[ConsentIndex, str]:
