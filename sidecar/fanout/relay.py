@@ -80,7 +80,8 @@ class Relay:
         self.follower = StoreFollower(open_reader, on_index=self._on_index)
         self._link: NatsLink | None = None
         self._reader: ConsentReader | None = None
-        self._position: Position | None = None
+        self._position: Position | None = None  # None: read it from the stream first
+        self._reloads_seen = 0
         self.snapshot_mark: Mark | None = None
         self._snapshot_at = time.monotonic()
         self._offered: tuple[ConsentIndex, str] | None = None
@@ -125,10 +126,14 @@ class Relay:
     def _publish(self) -> Micros:
         """Publish every change after the stream's last; when the store was last read."""
         link, reader = self._connected()
-        position = self._position or self._read_position(link)
-        found = reader.chain_at(position.version)
-        if found != position.chain:
-            position = self._reset(link, reader, position, found)
+        if self.follower.history_reloads != self._reloads_seen:  # the store went back
+            self._reloads_seen, self._position = self.follower.history_reloads, None
+        position = self._position
+        if position is None:  # read from the stream: is it still the store's history?
+            position = self._read_position(link)
+            found = reader.chain_at(position.version)
+            if found != position.chain:
+                position = self._reset(link, reader, position, found)
         while True:
             started = wall_clock()
             changes = reader.changes_since(position.version, PAGE)

@@ -70,3 +70,20 @@ def test_a_version_missing_from_the_stream_forces_a_reload(nats_url, names, runn
     running.relay(store.reader, nats_url, names, snapshots)  # puts a snapshot at 6
     wait_for(lambda: follower.index and follower.index.version == 6, what="a reload at 6")
     assert follower.index.state("acct-5") is not None and FAST.heartbeat < 1
+
+
+def test_a_restored_store_is_relayed_as_a_new_history_and_followers_reload(
+        nats_url, names, running) -> None:
+    store = MemoryStore([Account(f"acct-{i}", "US") for i in range(3)])
+    relay = running.relay(store.reader, nats_url, names)
+    wait_for(lambda: relay.position, what="a first snapshot")
+    store.add([Account(f"acct-{i}", "US") for i in range(3, 8)])
+    follower = running.follower(nats_url, names)
+    wait_for(lambda: follower.index and follower.index.version == 8)
+    restored = MemoryStore()
+    restored.store_id = "restored"  # another genesis: another history, from version 1
+    restored.add([Account(f"other-{i}", "DE") for i in range(4)])
+    store.changes = restored.changes  # the store went back to version 4, another history
+    wait_for(lambda: follower.index and follower.index.state("other-0").account is not None
+             and follower.index.version == 4, what="the follower on the restored history")
+    assert follower.index.state("acct-7").account is None and follower.history_reloads >= 1
