@@ -20,9 +20,22 @@ COPY . .
 RUN /opt/maytrain/bin/pip install ./clients/python ".[nats]"
 
 FROM ${PYTHON_IMAGE}
+# The OCI annotations. The repository address is the project's placeholder (the one the
+# protos' go_package and the distributions' Project-URLs use). A build names its release
+# and commit: --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD)
+# --build-arg CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ).
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG CREATED=""
 LABEL org.opencontainers.image.title="maytrain" \
       org.opencontainers.image.description="Consent-enforcement gRPC sidecar for ML ingestion workers" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="https://github.com/maytrain/maytrain" \
+      org.opencontainers.image.url="https://github.com/maytrain/maytrain" \
+      org.opencontainers.image.documentation="https://github.com/maytrain/maytrain/blob/main/README.md"
 # A numeric user, so that Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 RUN groupadd --system --gid 65532 maytrain \
  && useradd --system --uid 65532 --gid 65532 --home-dir /nonexistent --no-create-home \
@@ -36,5 +49,11 @@ ENV PATH=/opt/maytrain/bin:$PATH \
     PYTHONUNBUFFERED=1
 USER 65532:65532
 WORKDIR /var/lib/maytrain
+# No HEALTHCHECK, on purpose. Kubernetes ignores it, and the chart's probes ask the
+# sidecar's grpc.health.v1 service natively (readiness: maytrain.v1.ConsentCheckService;
+# liveness: "liveness"). A HEALTHCHECK would only add a Python process every interval.
+# Under plain Docker, ask for one with the run:
+#   docker run --health-cmd 'maytrain status --target 127.0.0.1:50051' ...
+# (`maytrain status` exits 0 when the sidecar serves and 1 when its cache cannot answer).
 ENTRYPOINT ["maytrain"]
 CMD ["serve"]

@@ -17,8 +17,8 @@ WORKER_CHART_DIR = Path(__file__).resolve().parent / "worker-chart"
 SCENARIOS = ["values.yaml", *sorted(p.name for p in CHART_DIR.glob("values-*.yaml"))]
 # Native sidecars (restartPolicy on an init container) are in the schema from 1.29 on.
 NATIVE_SIDECAR_KUBE = "1.29.0"
-# The chart's kubeVersion floor (Chart.yaml), for plain-container mode.
-MIN_KUBE = "1.27.0"
+# The chart's kubeVersion floor (Chart.yaml): the native-sidecar minimum, for both modes.
+MIN_KUBE = NATIVE_SIDECAR_KUBE
 SIDECAR = "maytrain"
 STORE_INIT = "maytrain-store-init"
 WORKER = "worker"

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,20 @@ def test_dockerfile_passes_hadolint():
                             timeout=60)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_carries_the_oci_annotations():
+    labels = " ".join(args for keyword, args in final_stage() if keyword == "LABEL")
+    keys = set(re.findall(r"org\.opencontainers\.image\.([a-z]+)=", labels))
+
+    assert keys >= {"title", "description", "licenses", "version", "revision", "created",
+                    "source", "url", "documentation"}
+    assert 'org.opencontainers.image.licenses="Apache-2.0"' in labels
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert ("ARG", f"VERSION={version}") in final_stage()
+
+
+def test_image_has_no_healthcheck_and_says_why():
+    assert "HEALTHCHECK" not in {keyword for keyword, _ in instructions()}
+    text = DOCKERFILE.read_text()
+    assert "# No HEALTHCHECK, on purpose." in text and "grpc.health.v1" in text

@@ -21,6 +21,9 @@ PASSTHROUGH = {
     "definitions.affinity.properties.podAffinity",
     "definitions.affinity.properties.podAntiAffinity",
     "definitions.topologySpreadConstraint.properties.labelSelector",
+    "definitions.networkPolicyPeer.properties.podSelector",
+    "definitions.networkPolicyPeer.properties.namespaceSelector",
+    "definitions.networkPolicyIngressRule",
 }
 
 

@@ -69,11 +69,15 @@ maytrain.image is the sidecar image reference; a digest wins over a tag.
 {{- end }}
 
 {{/*
-maytrain.workerImage is the standalone worker's image; the sidecar image when unset.
+maytrain.workerImage is the standalone worker's image (a digest wins over a tag); the
+sidecar image when unset.
 */}}
 {{- define "maytrain.workerImage" -}}
-{{- with .Values.worker.image.repository }}
-{{- printf "%s:%s" . ($.Values.worker.image.tag | default "latest") }}
+{{- $image := .Values.worker.image }}
+{{- if and $image.repository $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else if $image.repository }}
+{{- printf "%s:%s" $image.repository ($image.tag | default "latest") }}
 {{- else }}
 {{- include "maytrain.image" . }}
 {{- end }}
