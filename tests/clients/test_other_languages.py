@@ -25,7 +25,10 @@ GO_STUBS = GO / "maytrain" / "v1"
 GOCODE = Path("/usr/share/gocode/src")  # Debian's golang-*-dev packages, in GOPATH layout
 MAVEN_REPO = Path("/usr/share/maven-repo")  # Debian's Java packages, as a Maven repository
 JAVA_PLUGIN = "/usr/bin/grpc_java_plugin"
-GO_TOOLS = ("go", "protoc", "protoc-gen-go", "protoc-gen-go-grpc", str(GOCODE / "google.golang.org/grpc"))
+# grpc-go of Debian 12 also takes the old golang/protobuf 1.3, whose registry.go is missing
+# and which panics on these stubs at run time: the 1.5 package must be the one installed.
+GO_TOOLS = ("go", "protoc", "protoc-gen-go", "protoc-gen-go-grpc", str(GOCODE / "google.golang.org/grpc"),
+            str(GOCODE / "github.com/golang/protobuf/proto/registry.go"))
 JAVA_TOOLS = ("java", "javac", "mvn", "protoc", JAVA_PLUGIN, str(MAVEN_REPO / "io/grpc/grpc-netty"))
 # The language options every proto file carries; buf breaking leaves them to this test.
 LANGUAGE_OPTIONS = {
