@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from maytrain.v1 import consent_pb2 as pb
 
 from ..core.model import Decision, Micros, Reason, Record, Verdict
@@ -60,3 +62,8 @@ def add_decisions(target, records: list[Record], decisions: list[Decision]) -> N
         wire.verdict, wire.reason = WIRE[decision.reason]
         if decision.explanation:
             wire.explanation = decision.explanation
+
+
+def timestamp_of(micros: Micros) -> Timestamp:
+    """The wire timestamp of a time in micros."""
+    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)

@@ -19,7 +19,6 @@ from typing import Protocol
 import grpc
 import numpy as np
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
@@ -32,7 +31,13 @@ from ..core.plans import PlanCache
 from ..core.policy import Policy
 from ..observability.observers import NO_OBSERVER, BatchObserver, DecidedBatch
 from .columns import ColumnRecords, ColumnsError, RuleDecisions, answer_columns, columns_from_proto
-from .convert import add_decisions, decision_to_proto, record_from_proto, records_from_proto
+from .convert import (
+    add_decisions,
+    decision_to_proto,
+    record_from_proto,
+    records_from_proto,
+    timestamp_of,
+)
 from .watch import Watcher
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
@@ -201,7 +206,7 @@ class ConsentCheckService(pb_grpc.ConsentCheckServiceServicer):
                                         last_history_reload=follower.last_history_reload,
                                         **self._versions(index))
         if index is not None and index.synced_at is not None:
-            response.last_sync_time.CopyFrom(_timestamp(index.synced_at))
+            response.last_sync_time.CopyFrom(timestamp_of(index.synced_at))
             response.staleness.CopyFrom(_duration(max(0, now - index.synced_at)))
             response.accounts = index.account_count
             response.consent_entries = index.entry_count
@@ -277,9 +282,6 @@ def _put(inbox: queue.Queue, item: object, context: grpc.ServicerContext) -> boo
             continue
     return False
 
-
-def _timestamp(micros: Micros) -> Timestamp:
-    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
 
 
 def _duration(micros: Micros) -> Duration:

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 
 from ..core.model import Micros
 from ..feed import ChangeKind, FeedCursor, FeedEvent, HistoryGone
 from ..store.protocol import HistoryReader
+from .convert import timestamp_of
 
 SEND_TIMEOUT = 10.0
 HEARTBEAT = 5.0
@@ -112,9 +112,6 @@ def _change(event: FeedEvent) -> pb.ConsentChange:
                               user_id=event.user_id, category=event.category,
                               purpose=event.purpose, entry_id=event.entry_id)
     if event.effective_from is not None:
-        change.effective_from.CopyFrom(_timestamp(event.effective_from))
+        change.effective_from.CopyFrom(timestamp_of(event.effective_from))
     return change
 
-
-def _timestamp(micros: Micros) -> Timestamp:
-    return Timestamp(seconds=micros // 1_000_000, nanos=(micros % 1_000_000) * 1000)
