@@ -102,9 +102,11 @@ ENVIRONMENT = {field.name: f"MAYTRAIN_{field.name.upper()}" for field in fields(
 """The variable each setting falls back to (MAYTRAIN_LISTEN is comma-separated)."""
 
 
-def resolve(flags: Mapping[str, object], env: Mapping[str, str] = os.environ) -> Settings:
-    """Settings from flags (None, [] or False = not given), then the environment, then
-    the defaults; a malformed value raises InvalidValueError naming the setting."""
+def resolve(flags: Mapping[str, object], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from flags (None, [] or False = not given), then the environment (read at
+    the call: a library may rebind os.environ), then the defaults; a malformed value
+    raises InvalidValueError naming the setting."""
+    env = os.environ if env is None else env
     values: dict[str, object] = {}
     for name, variable in ENVIRONMENT.items():
         flag = flags.get(name)

@@ -8,7 +8,6 @@ Each part is optional and off by default: metrics with `metrics_listen`, receipt
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 
 from ..settings import Settings
@@ -26,7 +25,7 @@ class Observability:
     """Builds the parts at construction, starts and stops them with the sidecar."""
 
     def __init__(self, settings: Settings, policy_version: str, view: CacheView,
-                 env: Mapping[str, str] = os.environ, tracing: Tracing | None = None) -> None:
+                 env: Mapping[str, str] | None = None, tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.tracing = tracing or from_environment(env)
         self.receipts = _receipt_writer(settings) if settings.receipts else None

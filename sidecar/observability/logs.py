@@ -91,9 +91,10 @@ def configure(log_format: str = "text", level: str = "info", *, secrets: Iterabl
     return handler
 
 
-def known_secrets(store_url: str, env: Mapping[str, str] = os.environ) -> list[str]:
+def known_secrets(store_url: str, env: Mapping[str, str] | None = None) -> list[str]:
     """Every secret this process may come to print: the URL's password (as written and
     decoded), PGPASSWORD, and the content of MAYTRAIN_STORE_PASSWORD_FILE."""
+    env = os.environ if env is None else env
     found = [env.get("PGPASSWORD", "")]
     with contextlib.suppress(ValueError):
         password = urlsplit(store_url).password or ""

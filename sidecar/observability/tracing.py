@@ -64,9 +64,11 @@ class Tracing:
         self.provider.shutdown()
 
 
-def from_environment(env: Mapping[str, str] = os.environ, exporter: Any = None) -> Tracing | None:
+def from_environment(env: Mapping[str, str] | None = None,
+                     exporter: Any = None) -> Tracing | None:
     """Tracing as the standard variables ask, or None (off). `exporter` replaces the OTLP
     exporter (tests pass an in-memory one)."""
+    env = os.environ if env is None else env
     if not any(env.get(name) for name in ENDPOINTS) and exporter is None:
         return None
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true" or (

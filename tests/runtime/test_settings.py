@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sidecar.cli import build_parser
@@ -75,3 +77,9 @@ def test_mask_url_hides_passwords(url, masked) -> None:
 def test_described_settings_never_show_the_password() -> None:
     text = Settings(store="postgresql://u:s3cret@h/d").described()
     assert "s3cret" not in text and "u:***@h" in text
+
+
+def test_the_environment_is_read_as_it_is_at_the_call(monkeypatch) -> None:
+    # datasets' Dataset.map(num_proc=...) rebinds os.environ to a copy: settings must follow.
+    monkeypatch.setattr(os, "environ", {**os.environ, "MAYTRAIN_STORE": "sqlite:///rebound.db"})
+    assert settings_of(build_parser().parse_args(["serve"])).store == "sqlite:///rebound.db"

@@ -58,13 +58,14 @@ class ConnectTarget:
         return " ".join(text.split())
 
 
-def connect_target(url: str, env: Mapping[str, str] = os.environ,
+def connect_target(url: str, env: Mapping[str, str] | None = None,
                    password_file: str | None = None) -> ConnectTarget:
     """The target for a postgresql:// URL; StoreError for a malformed one (never echoing it).
 
     The password comes from the URL, else `password_file` (the store_password_file
     setting), else $MAYTRAIN_STORE_PASSWORD_FILE for callers without settings, else libpq's
-    own sources."""
+    own sources. `env` defaults to os.environ as it is at the call."""
+    env = os.environ if env is None else env
     secrets = _url_secrets(url, env)
     try:
         given = conninfo_to_dict(url)
