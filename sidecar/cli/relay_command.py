@@ -18,6 +18,7 @@ from . import options
 
 log = logging.getLogger("maytrain.relay")
 HEALTH_PERIOD = 0.5
+HEALTH_WORKERS = 4  # a Watch holds a thread: room for a few probes at once
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,12 +53,15 @@ def relay_command(args: argparse.Namespace) -> int:
     """Relay until SIGTERM or SIGINT."""
     from ..fanout.relay import Relay, RelayOptions
     from ..fanout.wire import Names
+    from ..server.listeners import check_address
 
     settings = options.settings(args)
     logs.configure(settings.log_format, settings.log_level,
                    secrets=logs.known_secrets(settings.store))
     if not settings.nats:
         return options.error("maytrain relay needs --nats nats://host:4222", options.EXIT_USAGE)
+    if settings.health_listen:
+        check_address(settings.health_listen)  # before anything connects: `localhost` is no address
     policy = load_policy(settings.policy)
     relay = Relay(lambda: open_store(settings.store, create=False, policy=policy,
                                      password_file=settings.store_password_file),
@@ -79,26 +83,30 @@ def relay_command(args: argparse.Namespace) -> int:
 
 
 def _serve_health(settings: Settings, relay, stop: threading.Event):  # noqa: ANN001, ANN202
-    """grpc.health.v1 for probes: SERVING while the last round reached NATS recently."""
+    """grpc.health.v1 (and reflection) for probes: SERVING while the last round reached NATS
+    recently; a watcher hears each change once, as from `serve --health-listen`."""
     import time
     from concurrent.futures import ThreadPoolExecutor
 
     import grpc
-    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from grpc_health.v1 import health, health_pb2_grpc
 
-    server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    server.add_insecure_port(str(settings.health_listen))
+    from ..server.health import NOT_SERVING, SERVING, HealthReporter
+    from ..server.listeners import bind
+    from ..server.reflection import add_reflection
+
+    server = grpc.server(ThreadPoolExecutor(max_workers=HEALTH_WORKERS))
+    reporter = HealthReporter()
+    health_pb2_grpc.add_HealthServicer_to_server(reporter, server)
+    add_reflection(server, (health.SERVICE_NAME,))
+    bind(server, str(settings.health_listen))
     server.start()
-    servicer.set("liveness", health_pb2.HealthCheckResponse.SERVING)
+    reporter.set("liveness", SERVING)
 
     def watch() -> None:
         while not stop.wait(HEALTH_PERIOD):
             recent = time.monotonic() - relay.last_round < 3 * settings.heartbeat + 1
-            status = health_pb2.HealthCheckResponse.SERVING if recent and relay.last_round \
-                else health_pb2.HealthCheckResponse.NOT_SERVING
-            servicer.set("", status)
+            reporter.set("", SERVING if recent and relay.last_round else NOT_SERVING)
 
     threading.Thread(target=watch, name="maytrain-relay-health", daemon=True).start()
     return server
