@@ -1,13 +1,15 @@
 """maytrain.client: ask a maytrain sidecar whether records may be used, and keep only those.
 
-    with ConsentClient("unix:/run/maytrain.sock", default_purpose="ai.training") as client:
+    with ConsentClient("127.0.0.1:50051", default_purpose="ai.training") as client:
         for record in client.filter(records, manifest="train.manifest.jsonl"):
             ...
 
-The client fails closed: a record the sidecar did not answer is denied with
+The target is the argument, else $MAYTRAIN_TARGET, else 127.0.0.1:50051 (where `make run`
+serves). The client fails closed: a record the sidecar did not answer is denied with
 DENIED_UNAVAILABLE (or SidecarUnavailable is raised, with on_unavailable="raise").
 Integrations load their optional dependency only when used: maytrain.client.jsonl,
-maytrain.client.arrow (pyarrow) and maytrain.client.spark (pyspark).
+maytrain.client.arrow (extra [arrow]), maytrain.client.spark ([spark]),
+maytrain.client.ray (Ray Data, [ray]) and maytrain.client.hf (Hugging Face datasets, [hf]).
 """
 
 from ._async import AsyncConsentClient
