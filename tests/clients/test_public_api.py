@@ -30,11 +30,14 @@ def test_all_lists_every_public_name_and_nothing_else() -> None:
     assert all(hasattr(maytrain.client, name) for name in maytrain.client.__all__)
 
 
-def test_importing_the_client_loads_neither_pyarrow_nor_pyspark() -> None:
-    result = python("import maytrain.client, maytrain.client.jsonl, maytrain.client.arrow, "
-                    "maytrain.client.spark\n"
+INTEGRATIONS = ("maytrain.client.jsonl, maytrain.client.arrow, maytrain.client.spark, "
+                "maytrain.client.ray, maytrain.client.hf")
+
+
+def test_importing_the_client_loads_no_optional_dependency() -> None:
+    result = python(f"import maytrain.client, {INTEGRATIONS}\n"
                     "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-                    "('pyarrow', 'pyspark', 'pandas')))")
+                    "('pyarrow', 'pyspark', 'pandas', 'ray', 'datasets')))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -42,10 +45,12 @@ def test_importing_the_client_loads_neither_pyarrow_nor_pyspark() -> None:
 @pytest.mark.parametrize("module, call, extra", [
     ("pyarrow", "maytrain.client.arrow.decide_arrow(None, None)", "arrow"),
     ("pyspark", "maytrain.client.spark.decide_dataframe(None)", "spark"),
-])
+    ("ray", "maytrain.client.ray.filter_dataset(None)", "ray"),
+    ("datasets", "maytrain.client.hf.filter_dataset(None)", "hf"),
+], ids=["arrow", "spark", "ray", "hf"])
 def test_a_missing_optional_dependency_names_the_extra_to_install(module, call, extra) -> None:
     result = python(f"sys.modules[{module!r}] = None\n"
-                    "import maytrain.client.arrow, maytrain.client.spark\n"
+                    f"import {INTEGRATIONS}\n"
                     f"try:\n    {call}\nexcept ImportError as e:\n    print(e)")
     assert result.returncode == 0, result.stderr
     assert f"pip install 'maytrain-client[{extra}]'" in result.stdout
@@ -63,12 +68,18 @@ def test_the_client_wheel_needs_only_grpcio_and_protobuf(tmp_path) -> None:
         names = set(archive.namelist())
         metadata = next(archive.read(n).decode() for n in names if n.endswith("METADATA"))
     assert {"maytrain/client/__init__.py", "maytrain/client/arrow.py",
-            "maytrain/client/spark.py", "maytrain/v1/consent_pb2.py"} <= names
+            "maytrain/client/spark.py", "maytrain/client/ray.py", "maytrain/client/hf.py",
+            "maytrain/v1/consent_pb2.py"} <= names
     required = [line.split(":", 1)[1].strip() for line in metadata.splitlines()
                 if line.startswith("Requires-Dist:") and "extra ==" not in line]
     assert sorted(r.split(">")[0].split("<")[0].split("=")[0] for r in required) == [
         "grpcio", "protobuf"]
-    assert "Provides-Extra: arrow" in metadata and "Provides-Extra: spark" in metadata
+    assert {f"Provides-Extra: {extra}" for extra in ("arrow", "spark", "ray", "hf")} <= set(
+        metadata.splitlines())
+    extras = {line.split('extra == "')[1].rstrip('"'): line.split(":", 1)[1].split()[0]
+              for line in metadata.splitlines()
+              if line.startswith("Requires-Dist:") and "extra ==" in line}
+    assert extras["ray"].startswith("ray[data]") and extras["hf"].startswith("datasets")
     installed = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--target", str(installed), str(wheel)], check=True, capture_output=True,
