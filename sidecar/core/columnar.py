@@ -17,7 +17,7 @@ import numpy.typing as npt
 from .decision import shared_plan, stale_cache_problem
 from .index import ConsentIndex
 from .model import Micros, Record, Rule
-from .plans import PLAIN, Plan, PlanCache, PlanKey, Planner, Spanned
+from .plans import ROW_CHECKS, PlanCache, PlanKey, Planner, Spanned
 from .policy import Policy
 
 Codes = npt.NDArray[np.integer[Any]]
@@ -85,29 +85,43 @@ def decide_columns(columns: Columns, index: ConsentIndex | None, policy: Policy,
     planner = Planner(index, policy, now, False, stale)
     shared = None if cache is None or stale or index is None else cache.plans_for(index, policy)
     firsts, inverse = distinct_keys(columns.key_columns())
-    plans = _plans(columns, firsts, planner, shared, now)
-    rules = _apply_windows(plans, inverse, columns.collected_at, columns.dated)
+    rows = _plan_rows(columns, firsts, planner, shared, now)
+    rules = _apply_windows(rows, inverse, columns.collected_at, columns.dated)
     if columns.invalid is not None:
         rules[columns.invalid] = Rule.INVALID_RECORD
     return rules
 
 
-def _plans(columns: Columns, firsts: Codes, planner: Planner,
-           shared: dict[PlanKey, Spanned] | None, now: Micros) -> list[Plan]:
-    """The plan of each distinct key, given by one of its records (collected_at plays no part)."""
-    fields = [[column.values[code] for code in column.codes[firsts].tolist()]
-              for column in columns.key_columns()]
-    plans = []
-    for account, category, purpose, user, region, derived in zip(*fields, strict=True):
-        key = (account, user, category, purpose, region, derived)
-        held = None if shared is None else shared.get(key)
+def _plan_rows(columns: Columns, firsts: Codes, planner: Planner,
+               shared: dict[PlanKey, Spanned] | None, now: Micros) -> list[bytes]:
+    """The plan row of each distinct key, given by one of its records (collected_at plays
+    no part)."""
+    fields = [_at(column, firsts) for column in columns.key_columns()]
+    rows: list[bytes] = []
+    append = rows.append
+    kept: dict[Any, Spanned] = {} if shared is None else shared
+    get = kept.get
+    for key in zip(*fields, strict=True):  # key_columns' order is PlanKey's
+        held = get(key)
         if held is not None and held[1] <= now < held[2]:
-            plans.append(held[0])
+            append(held[0].row)
             continue
+        account, category, purpose, user, region, derived = key
         record = Record(account, category, purpose, user, None, region, derived)
-        plans.append(planner.plan(record) if shared is None
-                     else shared_plan(shared, key, record, planner, now))
-    return plans
+        append((planner.plan(record) if shared is None
+                else shared_plan(shared, key, record, planner, now)).row)
+    return rows
+
+
+def _at(column: Column, records: Codes) -> list[Any]:
+    """The column's value for each of `records`, one object per distinct value (so its
+    hash is computed once however many keys hold it)."""
+    values = column.values
+    if len(values) == 1:
+        return [values[0]] * len(records)
+    if not isinstance(values, list | tuple):  # a protobuf container makes a str per read
+        values = list(values)
+    return [values[code] for code in column.codes[records].tolist()]
 
 
 def distinct_keys(columns: Sequence[Column]) -> tuple[Codes, Codes]:
@@ -116,7 +130,9 @@ def distinct_keys(columns: Sequence[Column]) -> tuple[Codes, Codes]:
     count = len(columns[0].codes)
     key, span = np.zeros(count, np.int64), 1
     for column in columns:
-        size = max(1, len(column.values))
+        size = len(column.values)
+        if size <= 1:  # one value (or none): every record holds the same code
+            continue
         if span * size >= 1 << 62:  # renumber what is seen so far so the key stays in int64
             _, key = np.unique(key, return_inverse=True)
             span = int(key.max()) + 1
@@ -135,24 +151,22 @@ def distinct_keys(columns: Sequence[Column]) -> tuple[Codes, Codes]:
     return holder[seen], numbering[key]
 
 
-def _apply_windows(plans: list[Plan], inverse: Codes, collected_at: npt.NDArray[np.int64],
+def _apply_windows(rows: list[bytes], inverse: Codes,
+                   collected_at: npt.NDArray[np.int64],
                    dated: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
     """Each record's rule: its plan's, after the plan's window checks on collected_at."""
-    otherwise = np.array([p.otherwise.rule for p in plans], np.uint8)
-    undated = np.array([p.undated.rule for p in plans], np.uint8)
-    rules = otherwise[inverse]
-    depth = max(len(p.checks) for p in plans)
+    # plan_row's layout: otherwise, undated, then a (threshold, denial) pair per check.
+    table = np.frombuffer(b"".join(rows), "<i8").reshape(len(rows), 2 + 2 * ROW_CHECKS)
+    rules = table[:, 0][inverse]
     # The first failing check decides, so the checks are applied last to first.
-    for level in reversed(range(depth)):
-        checks = [p.checks[level] if level < len(p.checks) else _NO_CHECK for p in plans]
-        thresholds = np.array([min(_LATEST, threshold) for threshold, _ in checks], np.int64)
-        denials = np.array([denial.rule for _, denial in checks], np.uint8)
+    for level in reversed(range(ROW_CHECKS)):
+        thresholds = table[:, 2 + 2 * level]
+        if not (thresholds > _NEVER_FAILS).any():
+            continue
         failed = collected_at < thresholds[inverse]
-        rules = np.where(failed, denials[inverse], rules)
-    return np.where(dated, rules, undated[inverse]).astype(np.uint8)
+        rules = np.where(failed, table[:, 3 + 2 * level][inverse], rules)
+    return np.where(dated, rules, table[:, 1][inverse]).astype(np.uint8)
 
 
-_LATEST = int(np.iinfo(np.int64).max)
-"""AFTER_ALL_TIME (2**63) as an int64: no int64 time reaches either."""
-_NO_CHECK = (int(np.iinfo(np.int64).min), PLAIN[Rule.INVALID_RECORD])
-"""A check no time fails (its denial is never given)."""
+_NEVER_FAILS = int(np.iinfo(np.int64).min)
+"""The threshold of a padding check: no int64 time is before it."""

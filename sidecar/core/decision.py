@@ -37,7 +37,7 @@ def decide_batch(records: Iterable[Record], index: ConsentIndex | None, policy: 
     decisions: list[Decision] = []
     append, get = decisions.append, plans.get
     for record in records:
-        key = (record.account_id, record.user_id, record.data_category, record.purpose,
+        key = (record.account_id, record.data_category, record.purpose, record.user_id,
                record.region, record.derived_from)
         plan = None if record.problem else get(key)
         if plan is None:

@@ -10,6 +10,8 @@ too; `collected_at` is applied per record, so sharing never changes a verdict.
 
 from __future__ import annotations
 
+import struct
+
 from .explanations import explained, fixed_explained
 from .index import AccountState, ConsentIndex
 from .model import Decision, Micros, Record, Rule, combine
@@ -20,9 +22,12 @@ from .validation import did_you_mean, identity_problem, region_problem, shape_pr
 
 PLAIN = {rule: Decision(rule.reason, rule) for rule in Rule}
 """The decision of each rule without an explanation, shared by every record it decides."""
+WINDOW_RULES = (Rule.OUTSIDE_TERMS_WINDOW, Rule.OUTSIDE_CONSENT_WINDOW)
+"""The rules an outcome's window can give (a plan has at most one check of each)."""
 
 ShapeKey = tuple[str, str, str, tuple[str, ...]]
 PlanKey = tuple[str, str, str, str, str, tuple[str, ...]]
+"""What a plan depends on: account, category, purpose, user, region, derived_from (Record order)."""
 Spanned = tuple["Plan", Micros, Micros]
 """A plan and the span of `now`, [since, until), it holds for."""
 
@@ -51,10 +56,12 @@ class Plan:
     """Everything about a record's decision except its collection time.
 
     Precomputed for the hot path: `checks` holds the window checks that come before what
-    decides `otherwise` (in table order), `undated` the decision for a missing collected_at.
+    decides `otherwise` (in table order, at most one per window rule), `undated` the
+    decision for a missing collected_at, and `row` all of it as numbers for the columnar
+    path (see `plan_row`).
     """
 
-    __slots__ = ("fixed", "outcomes", "checks", "otherwise", "undated")
+    __slots__ = ("fixed", "outcomes", "checks", "otherwise", "undated", "row")
 
     def __init__(self, outcomes: tuple[Outcome, ...]) -> None:
         self.fixed: Decision | None = None
@@ -65,6 +72,7 @@ class Plan:
             rule = combine(o.decides for o in outcomes)
             self.otherwise, self.checks = PLAIN[rule], _window_checks(outcomes, rule)
         self.undated = self.checks[0][1] if self.checks else self.otherwise
+        self.row = plan_row(self)
 
     def _single(self, outcome: Outcome) -> None:
         """The common case, one category: its window check, if any, then its rule."""
@@ -78,6 +86,7 @@ class Plan:
         plan = cls.__new__(cls)
         plan.fixed = plan.otherwise = plan.undated = decision
         plan.outcomes, plan.checks = (), ()
+        plan.row = plan_row(plan)
         return plan
 
     def lean(self) -> Plan:
@@ -87,7 +96,7 @@ class Plan:
             return self
         plan = Plan.__new__(Plan)
         plan.fixed, plan.otherwise, plan.undated = self.fixed, self.otherwise, self.undated
-        plan.outcomes, plan.checks = (), self.checks
+        plan.outcomes, plan.checks, plan.row = (), self.checks, self.row
         return plan
 
     def window_decision(self, collected_at: Micros) -> Decision:
@@ -110,10 +119,30 @@ class Plan:
 
 def _window_checks(outcomes: tuple[Outcome, ...],
                    otherwise: Rule) -> tuple[tuple[Micros, Decision], ...]:
-    """The windows that decide before `otherwise` when they fail, in table order."""
-    windows = sorted((o.window, o.threshold) for o in outcomes
-                     if o.window is not None and (otherwise.allows or o.window.precedes(otherwise)))
-    return tuple((threshold, PLAIN[window]) for window, threshold in windows)
+    """The windows that decide before `otherwise` when they fail, in table order. Of one
+    window rule's thresholds only the latest counts: data collected before any earlier one
+    is before it too, and gets the same denial."""
+    latest: dict[Rule, Micros] = {}
+    for o in outcomes:
+        if o.window is not None and (otherwise.allows or o.window.precedes(otherwise)):
+            latest[o.window] = max(o.threshold, latest.get(o.window, o.threshold))
+    return tuple((latest[window], PLAIN[window]) for window in sorted(latest))
+
+
+ROW_CHECKS = len(WINDOW_RULES)
+"""The most window checks a plan holds: one per window rule."""
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def plan_row(plan: Plan) -> bytes:
+    """A plan as little-endian int64s: otherwise's rule, undated's rule, then (threshold,
+    denial's rule) per check, padded with checks no time fails. Bytes, so that a batch's
+    rows join into one array without a conversion per number (columnar.decide_columns)."""
+    row = [int(plan.otherwise.rule), int(plan.undated.rule)]
+    for threshold, denial in plan.checks:
+        row += (min(threshold, _INT64_MAX), int(denial.rule))
+    row += (_INT64_MIN, int(plan.otherwise.rule)) * (ROW_CHECKS - len(plan.checks))
+    return struct.pack(f"<{len(row)}q", *row)
 
 
 FIXED = {rule: Plan.fixed_to(PLAIN[rule]) for rule in (

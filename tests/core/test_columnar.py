@@ -23,7 +23,8 @@ from sidecar.core import (
     decide_batch,
 )
 from sidecar.core.columnar import decide_columns, distinct_keys
-from sidecar.core.plans import PlanCache
+from sidecar.core.plans import ROW_CHECKS, PlanCache, Planner
+from sidecar.core.reference import decide_reference
 
 CASES = all_cases()
 HOUR = 3600 * SECOND
@@ -144,3 +145,21 @@ def test_decided_rules_are_bytes_of_rule_numbers() -> None:
                            POLICY, NOW)
     assert rules.dtype == np.uint8
     assert list(rules) == [Rule.ALLOWED_BY_CONSENT, Rule.INVALID_RECORD]
+
+
+def test_a_plan_keeps_one_check_per_window_yet_decides_as_the_table_does() -> None:
+    grants = [ConsentEntry(f"g{i}", "a1", category, "ai", Effect.GRANT, valid_from=NOW - 20 * HOUR,
+                           covers_data_from=NOW - hours * HOUR)
+              for i, (category, hours) in enumerate([("customer_content.chat", 9),
+                                                      ("customer_content.document", 5),
+                                                      ("customer_content.whiteboard", 7)])]
+    index = ConsentIndex.build(3, [Account("a1", "US"), *grants], synced_at=NOW)
+    base = Record("a1", "customer_content.chat", "ai.training",
+                  derived_from=("customer_content.document", "customer_content.whiteboard"))
+    plan = Planner(index, POLICY, NOW, False, "").plan(base)
+    assert len(plan.checks) == 1 <= ROW_CHECKS  # three grant windows, one check: the latest
+    records = [base._replace(collected_at=NOW - h * HOUR) for h in (10, 8, 6, 4)] + [base]
+    expected = [decide_reference(r, index, POLICY, NOW).rule for r in records]
+    assert [Rule(int(r)) for r in decide_columns(columns_of(records), index, POLICY, NOW)] == expected
+    assert [d.rule for d in decide_batch(records, index, POLICY, NOW)] == expected
+    assert expected[:3] == [Rule.OUTSIDE_CONSENT_WINDOW] * 3 and expected[3] is Rule.ALLOWED_BY_CONSENT
