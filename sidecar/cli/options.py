@@ -35,6 +35,11 @@ def common_parent() -> argparse.ArgumentParser:
     return parent
 
 
+def add_json_option(parser: argparse.ArgumentParser, meaning: str) -> None:
+    """--json after the command's name too, for a command without the common options."""
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=meaning)
+
+
 def add_common_options(parser: argparse.ArgumentParser, default: Any = None) -> None:
     """Add --store, --policy, --actor and --json (also accepted before the command)."""
     group = parser.add_argument_group("common options")
@@ -53,6 +58,13 @@ def add_common_options(parser: argparse.ArgumentParser, default: Any = None) -> 
 def settings(args: argparse.Namespace) -> Settings:
     """The settings for this command: its flags, then MAYTRAIN_* variables, then defaults."""
     return resolve(vars(args))
+
+
+def json_logs(args: argparse.Namespace) -> argparse.Namespace:
+    """A long-running command's --json asks for JSON logs, unless --log-format says otherwise."""
+    if getattr(args, "json", False) and args.log_format is None:
+        args.log_format = "json"
+    return args
 
 
 def actor(args: argparse.Namespace) -> str:
@@ -105,6 +117,9 @@ def run(handler: Handler, args: argparse.Namespace) -> int:
         return error(str(exc), EXIT_USAGE)
     except MaytrainError as exc:
         return error(str(exc), EXIT_FAILURE)
+    except BrokenPipeError:  # `| head` has read enough; 1, never a check's "allowed" 0
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except OSError as exc:
         return error(f"{exc.strerror or exc}", EXIT_FAILURE)
     except KeyboardInterrupt:

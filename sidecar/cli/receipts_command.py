@@ -35,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="decided at consent version V or later")
     command.add_argument("--follow", action="store_true",
                          help="keep printing receipts as they are written (Ctrl-C ends)")
+    options.add_json_option(command, "accepted for symmetry: receipts are JSON Lines anyway")
     command.set_defaults(handler=receipts_command)
 
 

@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     relay.add_argument("--health-listen", metavar="ADDR",
                        help="serve grpc.health.v1 here: SERVING while rounds reach NATS")
     relay.add_argument("--log-format", choices=("text", "json"), help="text (default) or json")
+    options.add_json_option(relay, "JSON logs (as --log-format json)")
     relay.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     relay.set_defaults(handler=relay_command)
 
@@ -55,7 +56,7 @@ def relay_command(args: argparse.Namespace) -> int:
     from ..fanout.wire import Names
     from ..server.listeners import check_address
 
-    settings = options.settings(args)
+    settings = options.settings(options.json_logs(args))
     logs.configure(settings.log_format, settings.log_level,
                    secrets=logs.known_secrets(settings.store))
     if not settings.nats:

@@ -72,6 +72,7 @@ def _observability_options(serve: argparse.ArgumentParser) -> None:
                        help="serve Prometheus metrics on host:port (off by default)")
     serve.add_argument("--log-format", choices=("text", "json"),
                        help="text (default) or json: one object a line")
+    options.add_json_option(serve, "JSON logs (as --log-format json)")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
                        help="info by default; account and user ids appear only at debug")
     serve.add_argument("--receipts", metavar="DIR",
@@ -93,7 +94,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT, then shut down gracefully and exit 0."""
     from ..workers import Supervisor, worker_count
 
-    settings = options.settings(args)
+    settings = options.settings(options.json_logs(args))
     if settings.follow and args.store is None and not os.environ.get("MAYTRAIN_STORE"):
         settings = replace(settings, store="")  # a follower without a store of its own
     logs.configure(settings.log_format, settings.log_level,

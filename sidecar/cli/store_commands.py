@@ -37,7 +37,8 @@ def init_store(args: argparse.Namespace) -> int:
             payload["sample"] = "loaded" if loaded else "already loaded"
             payload["sample_rows"] = loaded.count if loaded else 0
             lines.append(f"loaded the sample ({loaded.count} rows)" if loaded
-                         else "the sample is already loaded; nothing added")
+                         else "the sample is already loaded; nothing added (changes made "
+                              "since are kept: remove the store to start afresh)")
         payload["consent_version"] = store.version()
         lines.append(f"consent version {payload['consent_version']}")
         return options.emit(args, payload, "\n".join(lines))
