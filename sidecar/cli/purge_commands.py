@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "taken, and list those now denied (one JSON line each). Exit 0 nothing "
                     "to purge, 3 something to purge, 2 on any failure.")
     command.add_argument("--manifest", action="append", required=True, metavar="PATH",
-                         help="a lineage manifest (.jsonl, or .parquet); repeat for more")
+                         help="a lineage manifest (.jsonl, or .parquet), or a directory of "
+                              "them (manifest-*: one per Spark task or Ray actor); repeat "
+                              "for more")
     command.add_argument("--since-version", type=_version, metavar="V",
                          help="re-decide only the accounts a restricting change after "
                               "consent version V touched (V: the last plan's version)")
@@ -84,6 +86,7 @@ def purge_plan_command(args: argparse.Namespace) -> int:
             raise
         return options.error(_failure(exc), EXIT_FAILED)
     summary = _summary(args, counts, decider, plan_version, accounts, time.monotonic() - started)
+    summary["manifest_files"] = len(reader.paths)
     print(json.dumps(summary, sort_keys=True) if args.json else _readable(summary),
           file=sys.stderr)
     return EXIT_PURGE if counts.to_purge else EXIT_NOTHING
@@ -134,7 +137,7 @@ def _summary(args: argparse.Namespace, counts: PlanCounts, decider: Decider,
 def _readable(summary: dict[str, Any]) -> str:
     lines = [f"purge plan: {summary['to_purge']:,} of {summary['allowed_when_taken']:,} records "
              f"allowed when taken are now denied ({summary['records']:,} read from "
-             f"{len(summary['manifests'])} manifest(s), {summary['redecided']:,} re-decided in "
+             f"{summary['manifest_files']:,} manifest file(s), {summary['redecided']:,} re-decided in "
              f"{summary['seconds']:.1f} s)"]
     if summary["since_version"] is not None:
         lines.append(f"re-decided only the {summary['accounts_changed']:,} account(s) that "

@@ -11,6 +11,12 @@ from maytrain.client._lineage import MANIFEST_FIELDS
 
 REQUIRED = MANIFEST_FIELDS[:-1]
 """Fields every entry must have (policy_version is only reported)."""
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be read; the message names the file (and line)."""
+
+
 _TEXT = ("record_id", "account_id", "user_id", "data_category", "purpose", "region",
          "verdict", "reason", "policy_version")
 

@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 
 from maytrain.client._lineage import MANIFEST_FIELDS
 
-from .lines import REQUIRED, entry_problem, line_problem
+from .lines import REQUIRED, ManifestError, entry_problem, line_problem
+from .paths import manifest_paths
 
 CHUNK = 32 << 20
 ROWS = 262_144  # Parquet rows a table
@@ -35,15 +36,12 @@ _AS_READ = pa.schema([field if field.name != "collected_at" else pa.field("colle
 _PARSING = pj.ParseOptions(explicit_schema=_AS_READ, unexpected_field_behavior="ignore")
 
 
-class ManifestError(ValueError):
-    """A manifest that cannot be read; the message names the file (and line)."""
-
-
 class ManifestReader:
-    """Reads manifests in the order given; `fraction` says how far it has got (by size)."""
+    """Reads manifests in the order given (a directory: the manifests in it); `fraction`
+    says how far it has got (by size)."""
 
     def __init__(self, paths: list[str]) -> None:
-        self.paths = paths
+        self.paths = manifest_paths(paths)
         self._sizes = [_size(path) for path in paths]
         self._done = 0  # bytes of the manifests finished
         self._current = 0.0  # the share of the manifest in progress already read

@@ -3,7 +3,9 @@ get the answers back as arrays aligned with the rows — a boolean mask and the 
 The rows travel as columns (CheckColumns), never as one message per row.
 
 Columns are found by the record's field names (`account_id`, `data_category`, ...;
-`columns` renames them); a missing column leaves that field unset. Needs pyarrow
+`columns` renames them); a missing column leaves that field unset. With `manifest=` (a
+path, `.parquet` or JSON Lines, an open text file, or a LineageWriter to add to across calls)
+each row gets a lineage manifest line, as `filter(manifest=...)` writes it. Needs pyarrow
 (`pip install 'maytrain-client[arrow]'`), imported on first use.
 """
 
@@ -21,6 +23,7 @@ from maytrain.v1 import consent_pb2
 
 from ._calls import NoUsableAnswer, call_options, failed_call
 from ._errors import InvalidRecordError
+from ._lineage import ManifestTarget, open_manifest
 from ._optional import require
 from ._records import FIELDS, from_fields, timestamp_from_micros, to_timestamp
 from ._sync import ConsentClient
@@ -44,11 +47,30 @@ class ArrowDecisions:
 
 def decide_arrow(client: ConsentClient, data: ArrowData, *,
                  columns: Mapping[str, str] | None = None, min_consent_version: int = 0,
-                 timeout: float | None = None) -> ArrowDecisions:
+                 timeout: float | None = None, manifest: ManifestTarget = None) -> ArrowDecisions:
     """Decide every row of `data` through CheckColumns: the columns travel in Arrow's own
     layout, max_batch rows a call, a few calls in flight; rows of a call that gets no
     answer are denied as unavailable (fail closed). A sidecar without CheckColumns is
-    asked through CheckBatch instead."""
+    asked through CheckBatch instead. `manifest` gets a line per row (a path is written
+    afresh by each call; pass a LineageWriter to add to one manifest across calls)."""
+    decisions = _decide(client, data, columns, min_consent_version, timeout)
+    if manifest is not None:
+        from .manifests import decisions_of
+
+        lineage, owned = open_manifest(manifest)
+        try:
+            records = records_from_arrow(data, columns,
+                                         default_purpose=client.config.default_purpose)
+            lineage.write(records, decisions_of(records, decisions))
+        finally:
+            if owned:
+                lineage.close()
+    return decisions
+
+
+def _decide(client: ConsentClient, data: ArrowData, columns: Mapping[str, str] | None,
+            min_consent_version: int, timeout: float | None) -> ArrowDecisions:
+    """decide_arrow without the manifest."""
     pa = require("pyarrow", "arrow")
     options = call_options(client.config, timeout, min_consent_version, False)
     parts: list[ArrowDecisions] = []
@@ -126,9 +148,10 @@ def filter_arrow(client: ConsentClient, data: ArrowData, **options: Any) -> Arro
     return data.filter(decide_arrow(client, data, **options).allowed)
 
 
-def records_from_arrow(data: ArrowData,
-                       columns: Mapping[str, str] | None = None) -> list[consent_pb2.Record]:
-    """The wire records for the rows of a Table or RecordBatch."""
+def records_from_arrow(data: ArrowData, columns: Mapping[str, str] | None = None, *,
+                       default_purpose: str = "") -> list[consent_pb2.Record]:
+    """The wire records for the rows of a Table or RecordBatch (a row without a purpose
+    gets `default_purpose`, as the sidecar decides it)."""
     renames = dict(columns or {})
     unknown = sorted(set(renames) - set(FIELDS))
     if unknown:
@@ -136,9 +159,10 @@ def records_from_arrow(data: ArrowData,
     values = {name: _values(data, name, renames) for name in FIELDS}
     present = {name: column for name, column in values.items() if column is not None}
     if not present:  # no record column at all: every row is an empty (so invalid) record
-        return [consent_pb2.Record() for _ in range(data.num_rows)]
+        return [consent_pb2.Record(purpose=default_purpose) for _ in range(data.num_rows)]
     names = list(present)
-    return [from_fields(dict(zip(names, row, strict=True))) for row in zip(*present.values(), strict=True)]
+    return [from_fields(dict(zip(names, row, strict=True)), default_purpose)
+            for row in zip(*present.values(), strict=True)]
 
 
 def _values(data: ArrowData, field: str, renames: Mapping[str, str]) -> list[Any] | None:

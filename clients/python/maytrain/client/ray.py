@@ -12,18 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from maytrain.v1 import consent_pb2 as pb
-
-from ._decisions import Decision, Reason, Verdict
-from ._lineage import LineageWriter, read_manifest
 from ._optional import require
 from ._sync import ConsentClient
-from .arrow import ArrowDecisions, decide_arrow, records_from_arrow
+from .arrow import ArrowDecisions, decide_arrow
+from .manifests import PartManifest, decisions_of, read_manifests, worker_name
 from .spark import DECISION_COLUMNS
 
 if TYPE_CHECKING:
@@ -31,6 +26,7 @@ if TYPE_CHECKING:
     from ray.data import Dataset
 
 MANIFEST_GLOB = "manifest-*.jsonl"
+"""The names of the actors' manifests in a manifest_dir (JSON Lines, see ActorManifest)."""
 
 
 class ConsentFilter:
@@ -53,8 +49,8 @@ class ConsentFilter:
         decisions = decide_arrow(self._client, batch, columns=self._columns,
                                  min_consent_version=self._min_consent_version)
         if self._manifest is not None:
-            records = records_from_arrow(batch, self._columns)
-            self._manifest.write(records, decisions, self._client.config.default_purpose)
+            self._manifest.write(batch, decisions, columns=self._columns,
+                                 default_purpose=self._client.config.default_purpose)
         if self._add_decisions:
             return with_decision_columns(batch, decisions)
         return batch.filter(decisions.allowed)
@@ -70,40 +66,13 @@ class ConsentFilter:
             self.close()
 
 
-class ActorManifest:
-    """One actor's manifest: a new file in `directory`, flushed after every batch, so that
-    an actor Ray ends without warning still leaves every line it decided."""
+class ActorManifest(PartManifest):
+    """One actor's manifest: a new JSON Lines file in `directory`, flushed after every
+    batch, so that an actor Ray ends without warning still leaves every line it decided
+    (a Parquet file would be unreadable without the footer its close writes)."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        # A restarted actor keeps its actor id: the random part keeps it from overwriting.
-        self.path = Path(directory) / f"manifest-{_actor_name()}-{uuid.uuid4().hex[:12]}.jsonl"
-        self._file: IO[str] = self.path.open("w", encoding="utf-8")
-        self._writer = LineageWriter(self._file)
-
-    def write(self, records: Sequence[pb.Record], decisions: ArrowDecisions,
-              default_purpose: str = "") -> None:
-        """Add the lines of one batch."""
-        if default_purpose:  # as the sidecar decided them: a record without purpose has this one
-            for record in records:
-                record.purpose = record.purpose or default_purpose
-        self._writer.write(records, decisions_of(records, decisions))
-        self._file.flush()
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._writer.close()
-            self._file.close()
-
-
-def decisions_of(records: Sequence[pb.Record], decisions: ArrowDecisions) -> list[Decision]:
-    """Client decisions for the rows of an ArrowDecisions, with the records' ids."""
-    rows = zip(records, decisions.allowed.to_pylist(), decisions.reason.to_pylist(),
-               decisions.consent_version.to_pylist(), decisions.policy_version.to_pylist(),
-               strict=True)
-    return [Decision(record.record_id, Verdict.ALLOW if allowed else Verdict.DENY, Reason(reason),
-                     consent_version=version, policy_version=policy)
-            for record, allowed, reason, version, policy in rows]
+        super().__init__(directory, _actor_name())
 
 
 def with_decision_columns(batch: pa.Table, decisions: ArrowDecisions) -> pa.Table:
@@ -149,19 +118,13 @@ def _mapped(dataset: Dataset, add_decisions: bool, target: str | None,
                                fn_constructor_kwargs=arguments, **map_options)
 
 
-def read_manifests(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """The entries of every actor's manifest in `directory`, file by file."""
-    for path in sorted(Path(directory).glob(MANIFEST_GLOB)):
-        yield from read_manifest(path)
-
-
 def _actor_name() -> str:
     """This actor's id when running in a Ray actor, else this process's id."""
     with contextlib.suppress(Exception):  # not in Ray, or Ray not initialised
         actor_id = require("ray", "ray").get_runtime_context().get_actor_id()
         if actor_id:
             return str(actor_id)
-    return f"pid{os.getpid()}"
+    return worker_name()
 
 
 __all__ = ["DECISION_COLUMNS", "ActorManifest", "ConsentFilter", "decide_dataset",
