@@ -12,9 +12,11 @@ run: install
 	$(BIN)/maytrain store init --sample --store $(DEMO_STORE)
 	$(BIN)/maytrain serve --store $(DEMO_STORE) --listen $(LISTEN)
 
-## reset-demo: remove the demo store, so that `make run` starts the tour afresh
+## reset-demo: remove the demo store ($(DEMO_STORE)), so that `make run` starts the tour afresh
 reset-demo:
-	rm -f maytrain-demo.db maytrain-demo.db-wal maytrain-demo.db-shm
+	@case "$(DEMO_STORE)" in sqlite:///*) f="$(patsubst sqlite:///%,%,$(DEMO_STORE))"; \
+	  rm -f "$$f" "$$f-wal" "$$f-shm"; echo "removed $$f";; \
+	  *) echo "reset-demo removes SQLite demo stores only, not $(DEMO_STORE)" >&2; exit 2;; esac
 
 ## test: install, then run the whole test suite
 test: install

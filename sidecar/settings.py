@@ -95,6 +95,7 @@ class Settings:
         values = asdict(self)
         values["store"] = mask_url(self.store)
         values["follow"], values["nats"] = (mask_url(u) if u else u for u in (self.follow, self.nats))
+        values["policy"] = self.policy or "built-in"
         return ", ".join(f"{k}={v}" for k, v in values.items())
 
 

@@ -79,6 +79,11 @@ def test_described_settings_never_show_the_password() -> None:
     assert "s3cret" not in text and "u:***@h" in text
 
 
+def test_described_settings_name_the_built_in_policy_rather_than_none() -> None:
+    assert "policy=built-in" in Settings().described()
+    assert "policy=/etc/p.toml" in Settings(policy="/etc/p.toml").described()
+
+
 def test_the_environment_is_read_as_it_is_at_the_call(monkeypatch) -> None:
     # datasets' Dataset.map(num_proc=...) rebinds os.environ to a copy: settings must follow.
     monkeypatch.setattr(os, "environ", {**os.environ, "MAYTRAIN_STORE": "sqlite:///rebound.db"})
