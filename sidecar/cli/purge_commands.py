@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import options
 
 if TYPE_CHECKING:
-    from ..purge import Decider, ManifestReader, PlanCounts
+    from ..purge.deciders import Decider
+    from ..purge.manifests import ManifestReader
+    from ..purge.output import PlanCounts
 
 EXIT_NOTHING, EXIT_PURGE, EXIT_FAILED = 0, 3, 2
 _SHOWN = 10  # accounts named in the readable summary
@@ -62,19 +65,17 @@ def _version(text: str) -> int:
 def purge_plan_command(args: argparse.Namespace) -> int:
     """Make the plan; print the summary; exit 0, 3 or 2."""
     started = time.monotonic()
-    try:
-        from .. import purge  # pyarrow is needed only here
-    except ImportError as exc:
-        return options.error(f"purge-plan needs pyarrow ({exc}): pip install pyarrow",
-                             EXIT_FAILED)
+    from ..purge.output import PlanOutput
+
+    planner = _planner()
     output = None
     try:
-        reader = purge.ManifestReader(args.manifest)
-        with _decider(args) as (decider, accounts, version):
-            output = purge.PlanOutput(args.out)
+        reader = planner.reader(args.manifest)
+        with _decider(args, planner) as (decider, accounts, version):
+            output = PlanOutput(args.out)
             progress = Progress(reader) if sys.stderr.isatty() else None
-            counts = purge.make_plan(reader, decider, output.file, accounts=accounts,
-                                     progress=progress.show if progress else None)
+            counts = planner.make_plan(reader, decider, output.file, accounts=accounts,
+                                       progress=progress.show if progress else None)
             if progress:
                 progress.clear()
             output.publish()
@@ -92,12 +93,36 @@ def purge_plan_command(args: argparse.Namespace) -> int:
     return EXIT_PURGE if counts.to_purge else EXIT_NOTHING
 
 
+class Planner(NamedTuple):
+    """How a plan reads manifests and decides them: with pyarrow, or without it."""
+
+    reader: Any
+    make_plan: Any
+    store_decider: Any
+    sidecar_decider: Any
+
+
+def _planner() -> Planner:
+    """The Arrow plan where pyarrow is installed; else the plain one, for JSON Lines only
+    (a sidecar install need not have pyarrow: its image has none)."""
+    if importlib.util.find_spec("pyarrow") is None:
+        from ..purge import plain
+
+        return Planner(plain.PlainReader, plain.make_plain_plan, plain.PlainStoreDecider,
+                       plain.PlainSidecarDecider)
+    from ..purge import deciders, manifests, plan
+
+    return Planner(manifests.ManifestReader, plan.make_plan, deciders.StoreDecider,
+                   deciders.SidecarDecider)
+
+
 @contextlib.contextmanager
-def _decider(args: argparse.Namespace) -> Iterator[tuple[Decider, set[str] | None, int | None]]:
+def _decider(args: argparse.Namespace,
+             planner: Planner) -> Iterator[tuple[Decider, set[str] | None, int | None]]:
     """Who decides, the accounts to re-decide (None: all), and the version of the plan
     when it is not the decider's."""
-    from .. import purge
     from ..policy_files import load_policy
+    from ..purge.changed import accounts_changed_at_sidecar, accounts_changed_in_store
     from ..store import open_store
 
     if args.target is None:
@@ -105,8 +130,8 @@ def _decider(args: argparse.Namespace) -> Iterator[tuple[Decider, set[str] | Non
         policy = load_policy(chosen.policy)
         with open_store(chosen.store, policy=policy,
                         password_file=chosen.store_password_file) as store:
-            decider = purge.StoreDecider(store, policy, min_version=args.min_version)
-            accounts = None if args.since_version is None else purge.accounts_changed_in_store(
+            decider = planner.store_decider(store, policy, min_version=args.min_version)
+            accounts = None if args.since_version is None else accounts_changed_in_store(
                 store, args.since_version, decider.index.version, decider.now)  # type: ignore[arg-type]
             yield decider, accounts, None
         return
@@ -114,11 +139,11 @@ def _decider(args: argparse.Namespace) -> Iterator[tuple[Decider, set[str] | Non
 
     with ConsentClient(args.target) as client:
         if args.since_version is None:
-            yield purge.SidecarDecider(client, min_version=args.min_version), None, None
+            yield planner.sidecar_decider(client, min_version=args.min_version), None, None
             return
-        accounts, reached = purge.accounts_changed_at_sidecar(client, args.since_version)
+        accounts, reached = accounts_changed_at_sidecar(client, args.since_version)
         minimum = max(args.min_version, reached)
-        yield purge.SidecarDecider(client, min_version=minimum), accounts, reached
+        yield planner.sidecar_decider(client, min_version=minimum), accounts, reached
 
 
 def _summary(args: argparse.Namespace, counts: PlanCounts, decider: Decider,
@@ -162,7 +187,8 @@ def _readable(summary: dict[str, Any]) -> str:
 
 
 def _failure(exc: BaseException) -> str:
-    from ..purge import ManifestError, PlanFailed
+    from ..purge.lines import ManifestError
+    from ..purge.store_rules import PlanFailed
 
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted; no plan was written"

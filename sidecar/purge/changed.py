@@ -8,7 +8,7 @@ from maytrain.client import ConsentClient, HistoryUnavailable, MaytrainError
 from ..core.model import Micros
 from ..feed import FeedCursor, HistoryGone
 from ..store.protocol import HistoryReader
-from .deciders import PlanFailed
+from .store_rules import PlanFailed
 
 _REPLAN = "make a full plan (without --since-version) instead"
 

@@ -9,7 +9,6 @@ answer at all: the plan fails rather than list it for purging.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
@@ -20,32 +19,12 @@ import pyarrow.compute as pc
 from maytrain.client import ConsentClient
 from maytrain.client.arrow import decide_arrow
 
-from ..clock import wall_clock
-from ..core.columnar import decide_columns
-from ..core.compact import BaseWriter, CompactBase
-from ..core.index import AccountRows, ConsentIndex
-from ..core.model import Micros, Rule
-from ..core.plans import PlanCache
 from ..core.policy import Policy
 from ..store.protocol import ConsentReader
-from ..sync import latest_time
 from .columns import columns_of
-from .folding import UserFolder
+from .store_rules import ALLOWS, NO_ANSWER, REASON_NAMES, PlanFailed, StoreRules
 
-_ALLOWS = np.zeros(max(Rule) + 1, np.bool_)
-for _rule in Rule:
-    _ALLOWS[_rule] = _rule.allows
-_REASONS = pa.array([Rule(r).reason.value if r in Rule._value2member_map_ else ""
-                     for r in range(max(Rule) + 1)])
-UNPACKED = 131_072
-"""Accounts kept unpacked while planning: a manifest visits its accounts again and again,
-in no order (the sidecar keeps 4,096)."""
-NO_ANSWER = ("DENIED_STALE_CACHE", "DENIED_UNAVAILABLE", "UNSPECIFIED")
-"""Reasons that say the sidecar did not decide: never a reason to purge."""
-
-
-class PlanFailed(Exception):
-    """The plan cannot be made (the message says why and what to do)."""
+_REASONS = pa.array(REASON_NAMES)
 
 
 class Answers(NamedTuple):
@@ -69,53 +48,16 @@ class StoreDecider:
     """Decides against the store as it is now, under `policy`."""
 
     def __init__(self, store: ConsentReader, policy: Policy, *, min_version: int = 0) -> None:
-        index, latest = load_index(store)
-        if index.version < min_version:
-            raise PlanFailed(f"the store is at consent version {index.version}, below the "
-                             f"--min-version {min_version} asked for")
-        # As the sidecar's clock: never below a time the store has written at.
-        self.now: Micros = max(wall_clock(), latest or 0)
-        self.index, self.policy = index.confirmed(self.now), policy
-        self.consent_version: int | None = index.version
+        self.rules = StoreRules(store, policy, min_version=min_version)
+        self.index, self.now = self.rules.index, self.rules.now
+        self.consent_version: int | None = self.index.version
         self.policy_version = policy.version
-        self._plans = PlanCache(limit=1 << 21)  # across tables: each distinct record once
-        self._users = UserFolder(self.index)
 
     def decide(self, table: pa.Table) -> Answers:
-        columns = self._users.fold(columns_of(table))
-        rules = decide_columns(columns, self.index, self.policy, self.now, cache=self._plans)
+        rules = self.rules.of(columns_of(table))
         reasons = pa.DictionaryArray.from_arrays(pa.array(rules, pa.int8()), _REASONS)
         version = pa.repeat(pa.scalar(self.index.version, pa.int64()), len(rules))
-        return Answers(_ALLOWS[rules], reasons, version)
-
-
-def load_index(store: ConsentReader) -> tuple[ConsentIndex, Micros | None]:
-    """The store's consent index, loaded as a sidecar loads it, and the latest write time."""
-    latest = _LatestTime()
-    if getattr(type(store), "snapshot_grouped", None) is not None:
-        writer = BaseWriter()  # as ConsentIndex.from_groups, with more accounts kept unpacked
-        with store.snapshot_grouped() as (version, _chain, groups):  # type: ignore[attr-defined]
-            for account_id, account, entries, erasures in latest.watch(groups):
-                writer.add_rows(account_id, account, entries, erasures)
-        base = CompactBase(memoryview(writer.built()), cached=UNPACKED)
-        return ConsentIndex.on(base, version), latest.value
-    snapshot = store.snapshot()
-    return ConsentIndex.build(snapshot.version, snapshot.rows), latest_time(snapshot.rows)
-
-
-class _LatestTime:
-    """The latest write time among the account groups streamed past it."""
-
-    def __init__(self) -> None:
-        self.value: Micros | None = None
-
-    def watch(self, groups: Iterable[AccountRows]) -> Iterator[AccountRows]:
-        for group in groups:
-            _, account, entries, erasures = group
-            found = latest_time([*([account] if account else ()), *entries, *erasures])
-            if found is not None and (self.value is None or found > self.value):
-                self.value = found
-            yield group
+        return Answers(ALLOWS[rules], reasons, version)
 
 
 class SidecarDecider:

@@ -23,17 +23,23 @@ _TEXT = ("record_id", "account_id", "user_id", "data_category", "purpose", "regi
 
 def line_problem(line: bytes) -> str:
     """Why a manifest line is not an entry ('' when it is one)."""
+    return parse_entry(line)[1]
+
+
+def parse_entry(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The entry on a manifest line, or None and why it is not one."""
     try:
         entry = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
-        return f"not JSON: {exc}"
+        return None, f"not JSON: {exc}"
     if not isinstance(entry, dict):
-        return f"not a JSON object but {type(entry).__name__}"
+        return None, f"not a JSON object but {type(entry).__name__}"
     missing = [name for name in REQUIRED if name not in entry]
     if missing:
-        return (f"no {', '.join(missing)}: not a manifest entry that can be re-decided (one "
-                "written by an older client?)")
-    return entry_problem(entry)
+        return None, (f"no {', '.join(missing)}: not a manifest entry that can be re-decided "
+                      "(one written by an older client?)")
+    problem = entry_problem(entry)
+    return (None, problem) if problem else (entry, "")
 
 
 def entry_problem(entry: dict[str, Any], only: str | None = None) -> str:

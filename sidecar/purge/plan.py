@@ -1,23 +1,14 @@
 """make_plan(): re-decide, now, every manifest record that was allowed when it was taken,
 and write one JSON line for each that is now denied, counting them by reason and account.
 
-The plan is written to a file beside its destination and moved into place only once every
-manifest has been read (`PlanOutput`), so a plan that fails leaves nothing behind: never a
-partial plan that reads as a complete one.
+The plan is written through `output.PlanOutput`: a plan that fails leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import queue
-import shutil
-import sys
-import tempfile
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import pyarrow as pa
@@ -25,23 +16,9 @@ import pyarrow.compute as pc
 
 from .deciders import Decider
 from .manifests import ManifestReader
+from .output import ALLOWING_REASONS, PLAN_FIELDS, PlanCounts, plan_line
 
-ALLOWING = pa.array(["ALLOWED_BY_TERMS", "ALLOWED_BY_CONSENT"])
-PLAN_FIELDS = ("record_id", "account_id", "user_id", "data_category", "purpose")
-
-
-@dataclass
-class PlanCounts:
-    """What a plan saw: entries read, those allowed when taken, those re-decided (all of
-    those, or those of changed accounts), and those to purge by reason and by account."""
-
-    records: int = 0
-    allowed_when_taken: int = 0
-    redecided: int = 0
-    to_purge: int = 0
-    by_reason: Counter[str] = field(default_factory=Counter)
-    by_account: Counter[str] = field(default_factory=Counter)
-    other_policy: int = 0  # re-decided records taken under another policy version
+ALLOWING = pa.array(ALLOWING_REASONS)
 
 
 def make_plan(reader: ManifestReader, decider: Decider, out: IO[str], *,
@@ -126,45 +103,10 @@ def _plan_table(table: pa.Table, decider: Decider, out: IO[str], counts: PlanCou
     versions = answers.consent_version.filter(denied).to_pylist()
     lines = []
     for row in zip(*columns, was_reason, was_version, reasons, versions, strict=True):
-        lines.append(_line(row))
+        lines.append(plan_line(row))
     out.write("".join(lines))
     counts.to_purge += len(lines)
     counts.by_reason.update(reasons)
     counts.by_account.update(columns[1])
 
 
-def _line(row: tuple[Any, ...]) -> str:
-    record_id, account, user, category, purpose, was_reason, was_version, reason, version = row
-    return json.dumps({"record_id": record_id, "account_id": account, "user_id": user or "",
-                       "data_category": category, "purpose": purpose, "was_reason": was_reason,
-                       "was_version": was_version, "reason": reason,
-                       "consent_version": version}, separators=(",", ":")) + "\n"
-
-
-class PlanOutput:
-    """The plan's file while it is written: moved to `destination` (or copied to stdout,
-    for None) by `publish()`, removed by `discard()`."""
-
-    def __init__(self, destination: str | None) -> None:
-        self.destination = destination
-        folder = os.path.dirname(os.path.abspath(destination)) if destination else None
-        prefix = f".{os.path.basename(destination)}." if destination else "maytrain-plan."
-        handle, self._path = tempfile.mkstemp(prefix=prefix, suffix=".partial", dir=folder)
-        self.file: IO[str] = os.fdopen(handle, "w", encoding="utf-8")
-
-    def publish(self) -> None:
-        """The plan is complete: put it where it was asked for."""
-        self.file.close()
-        if self.destination is None:
-            with open(self._path, encoding="utf-8") as plan:
-                shutil.copyfileobj(plan, sys.stdout)
-            sys.stdout.flush()
-            os.unlink(self._path)
-        else:
-            os.replace(self._path, self.destination)
-
-    def discard(self) -> None:
-        """The plan failed: leave nothing of it."""
-        self.file.close()
-        if os.path.exists(self._path):
-            os.unlink(self._path)
