@@ -2,11 +2,17 @@
 with a manifest; then an account opts out, a grant is withdrawn, a user is erased and a
 grant runs out. `purge-plan` lists exactly the records those changes deny — the same with
 --since-version, from the store and from the sidecar — and WatchChanges delivered the four
-changes in order, each once to a client whose stream broke in the middle."""
+changes in order, each once to a client whose stream broke between changes and again right
+after the erasure (the grant running out while the sidecar was down, announced at the
+erasure's version), and to one that disconnected itself and watched again."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,8 +23,11 @@ from sidecar.core.model import Effect
 from sidecar.policy_files import load_policy
 from sidecar.store import ConsentRequest, open_store
 
+CHECKOUT = Path(__file__).resolve().parents[2]
+WITHOUT_PYARROW = ("import sys; sys.modules['pyarrow'] = None; from sidecar.cli import main; "
+                   "sys.exit(main())")
 EXPIRING = "e2e-expiring"
-LEFT = 12.0  # seconds the expiring grant has left when it is written
+LEFT = 20.0  # seconds the expiring grant has left when it is written
 
 
 def record(rid: str, account: str, category: str, purpose: str = "ai.training", *,
@@ -47,6 +56,17 @@ PURGED = {"terms-1": "DENIED_OPTED_OUT", "terms-2": "DENIED_OPTED_OUT",
 def plan(sidecar, *args: str) -> list[dict]:
     """The plan's lines; exit 3, since something is to purge."""
     done = sidecar.cli("purge-plan", *args, check=False)
+    assert done.returncode == 3, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def plan_without_pyarrow(sidecar, *args: str) -> list[dict]:
+    """The plan of a purge-plan that cannot import pyarrow (as in the image): exit 3."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAYTRAIN_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PYARROW, "purge-plan", *args,
+                           "--store", sidecar.store], text=True, capture_output=True, env=env,
+                          timeout=60)
     assert done.returncode == 3, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -87,12 +107,22 @@ def test_a_purge_plan_lists_exactly_what_the_changes_after_ingestion_deny(
             kept = list(client.filter(RECORDS, manifest=manifest, min_consent_version=taken))
         assert len(kept) == 8
 
-        store.record_consent(ConsentRequest("sample-terms", "service_generated", "ai",
-                                            Effect.OPT_OUT), actor="e2e")
-        store.withdraw("sample-eu-product-improvement", actor="e2e")
-        store.request_erasure("sample-consented", "alice", actor="e2e")
+        # A watch that follows from before the changes; the sidecar restarts under it twice.
+        with ConsentClient(sidecar.uds, timeout=5) as client:
+            watch = iter(client.watch_changes(taken))
+            store.record_consent(ConsentRequest("sample-terms", "service_generated", "ai",
+                                                Effect.OPT_OUT), actor="e2e")
+            store.withdraw("sample-eu-product-improvement", actor="e2e")
+            seen = take(watch, 2)
+            sidecar.stop()  # the stream breaks between changes ...
+            store.request_erasure("sample-consented", "alice", actor="e2e")  # ... one made now
+            sidecar = start_sidecar(name="p")  # the same socket: the watch resumes on it
+            seen += take(watch, 1)
+            sidecar.stop()  # broken again, right after the erasure, before the grant runs out
+            time.sleep(max(0.0, (expires - wall_clock()) / 1e6) + 0.5)
+            sidecar = start_sidecar(name="p")  # runs out at the erasure's version: once
+            seen += take(watch, 1)
         last = store.version()
-    time.sleep(max(0.0, (expires - wall_clock()) / 1e6) + 0.5)
 
     full = plan(sidecar, "--manifest", str(manifest))
     assert decided(full) == PURGED
@@ -101,18 +131,20 @@ def test_a_purge_plan_lists_exactly_what_the_changes_after_ingestion_deny(
     at_sidecar = ("--manifest", str(manifest), "--target", sidecar.uds)
     assert decided(plan(sidecar, *at_sidecar, "--min-version", str(last))) == PURGED
     assert decided(plan(sidecar, *at_sidecar, "--since-version", str(taken))) == PURGED
+    assert plan_without_pyarrow(sidecar, "--manifest", str(manifest)) == full
+    assert decided(plan_without_pyarrow(sidecar, *at_sidecar, "--since-version",
+                                        str(taken))) == PURGED
 
     wanted = [(ChangeKind.OPT_OUT, "sample-terms"), (ChangeKind.WITHDRAWN, "sample-eu"),
               (ChangeKind.ERASURE, "sample-consented"), (ChangeKind.EXPIRED, EXPIRING)]
     with ConsentClient(sidecar.uds) as client:
         whole = list(client.watch_changes(taken, follow=False))
-    assert [(c.kind, c.account_id) for c in whole] == wanted
-    assert [c.consent_version for c in whole] == [taken + 1, taken + 2, taken + 3, taken + 3]
-
-    with ConsentClient(sidecar.uds, timeout=5) as client:
-        watch = iter(client.watch_changes(taken))
-        seen = [next(watch), next(watch)]
-        sidecar.stop()  # the stream breaks in the middle of the feed
-        start_sidecar(name="p")  # the same socket: the watch comes back to it and resumes
-        seen += take(watch, 2)
-    assert seen == whole
+        assert [(c.kind, c.account_id) for c in whole] == wanted
+        assert [c.consent_version for c in whole] == [taken + 1, taken + 2, taken + 3, taken + 3]
+        assert seen == whole  # the followed watch: each change once across both breaks
+        # A client that disconnects itself and watches again from the version it reached.
+        first = client.watch_changes(taken, follow=False)
+        head = list(itertools.islice(first, 3))  # up to the erasure, then gone
+        first.close()
+        rest = list(client.watch_changes(first.consent_version, follow=False))
+    assert [*head, *rest] == whole
