@@ -21,6 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from running_sidecar import free_port
 
 URL_ENV = "MAYTRAIN_TEST_NATS_URL"
 REQUIRE_ENV = "MAYTRAIN_REQUIRE_NATS"
@@ -72,12 +73,6 @@ def delete_stream(url: str, stream: str) -> None:
         await nc.close()
 
     asyncio.run(delete())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateNats:

@@ -4,6 +4,7 @@ sample data, and one-shot commands. Shared by the end-to-end and client tests.""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,9 +28,32 @@ def maytrain_command() -> list[str]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
+    """A TCP port free on 127.0.0.1 now, chosen below the kernel's ephemeral range: a port
+    from that range (what binding port 0 gives) can become the source port of any outgoing
+    connection on the machine before the server under test binds it."""
+    low = _ephemeral_low()
+    for _ in range(500):
+        port = _PORTS.randrange(max(1024, low - 16_000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # the low range is full: take what the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_PORTS = random.SystemRandom()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux; else 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def maytrain(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
