@@ -18,8 +18,9 @@ import sys
 import threading
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from struct import Struct
+from typing import Any
 
 from cachetools import LRUCache
 
@@ -31,6 +32,7 @@ from .packed import (
     StringTable,
     pack_rows,
     pack_state,
+    pack_value_rows,
     record_id,
     unpack_account,
 )
@@ -135,6 +137,7 @@ class BaseWriter:
 
     def __init__(self, strings: list[str] | None = None) -> None:
         self.table = StringTable(strings or [""])
+        self._refs: dict[str, int] = {}  # the table's refs, for packing store values
         self.out = bytearray()
         self._taken = 0
         self._offsets = array("Q")
@@ -162,6 +165,19 @@ class BaseWriter:
             return
         self._start(account_id)
         pack_rows(self.out, self.table, account_id, account, entries, erasures)
+        self.entry_count += len(entries)
+        self.account_count += account is not None
+
+    def add_values(self, account_id: str, account: tuple[Any, ...] | None,
+                   entries: Sequence[tuple[Any, ...]],
+                   erasures: Sequence[tuple[Any, ...]]) -> None:
+        """Pack one account from its rows' store values (see `packed.pack_value_rows`),
+        as `add_rows` packs the same rows made into objects."""
+        if account is None and not entries and not erasures:
+            return
+        self._start(account_id)
+        pack_value_rows(self.out, self._refs, self.table, account_id, account, entries,
+                        erasures)
         self.entry_count += len(entries)
         self.account_count += account is not None
 

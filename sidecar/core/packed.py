@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from struct import Struct
+from typing import Any
 
 from .account_state import AccountState
 from .errors import MaytrainError
@@ -156,6 +157,78 @@ def pack_erasure(out: bytearray, table: StringTable, x: Erasure) -> None:
     put_text(out, x.erasure_id)
     if x.user_id:
         put_text(out, x.user_id)
+
+
+ENTRY_COLUMNS = ("account_id", "id", "user_id", "category", "purpose", "effect", "valid_from",
+                 "valid_until", "covers_data_from", "evidence", "recorded_at", "recorded_by",
+                 "version", "ended_version")
+"""The values of an entry row that `pack_value_rows` packs, in order (its store columns)."""
+ERASURE_COLUMNS = ("account_id", "id", "user_id", "requested_at", "recorded_by", "version")
+"""The values of an erasure row that `pack_value_rows` packs, in order."""
+# The packed times, as positions in an entry row, in their mask bits' order.
+_TIME_AT = (6, 7, 8, 10, 13)
+_PUT_TIMES = [itemgetter(*[at for bit, at in zip(_TIME_BITS, _TIME_AT, strict=True)
+                           if m & bit] or [0]) for m in range(256)]
+
+
+def pack_value_rows(out: bytearray, refs: dict[str, int], table: StringTable, account_id: str,
+                    account: tuple[Any, ...] | None, entries: Sequence[tuple[Any, ...]],
+                    erasures: Sequence[tuple[Any, ...]]) -> None:
+    """Append the record of an account's rows given as store values (`ENTRY_COLUMNS`,
+    `ERASURE_COLUMNS`; an account as id, region, created), as `pack_rows` packs the same
+    rows as objects; `refs` is a cache of `table`'s refs."""
+    key = account_id.encode("utf-8")
+    if account is None:
+        out += ACCOUNT_HEAD.pack(0, len(key), 0, len(entries), len(erasures))
+        out += key
+    else:
+        region, created = account[1] or "", account[2]
+        ref = refs.get(region)
+        if ref is None:
+            ref = refs[region] = table.ref(region)
+        flags = _KNOWN if created is None else _KNOWN | _CREATED
+        out += ACCOUNT_HEAD.pack(flags, len(key), ref, len(entries), len(erasures))
+        out += key
+        if created is not None:
+            out += _TIME.pack(created)
+    for e in entries:
+        _pack_entry_values(out, refs, table, e)
+    for x in erasures:
+        pack_erasure(out, table, Erasure(x[1], x[0], x[2] or "", x[3], x[4], x[5]))
+
+
+def _pack_entry_values(out: bytearray, refs: dict[str, int], table: StringTable,
+                       e: tuple[Any, ...]) -> None:
+    user, evidence = e[2], e[9]
+    mask = ((_GRANT if e[5] == "GRANT" else 0) | (_USER if user else 0)
+            | (_EVIDENCE if evidence else 0) | (8 if e[6] is not None else 0)
+            | (16 if e[7] is not None else 0) | (32 if e[8] is not None else 0)
+            | (64 if e[10] is not None else 0) | (128 if e[13] is not None else 0))
+    try:
+        category, purpose, by = refs[e[3]], refs[e[4]], refs[e[11]]
+    except KeyError:
+        category, purpose, by = (_ref(refs, table, e[3]), _ref(refs, table, e[4]),
+                                 _ref(refs, table, e[11]))
+    times = _PUT_TIMES[mask](e) if mask & 248 else ()
+    out += _ENTRIES[mask].pack(mask, category, purpose, by, e[12],
+                               *(times if type(times) is tuple else (times,)))
+    data = e[1].encode("utf-8")
+    if len(data) < 255:
+        out.append(len(data))
+        out += data
+    else:
+        put_text(out, e[1])
+    if user:
+        put_text(out, user)
+    if evidence:
+        put_text(out, evidence)
+
+
+def _ref(refs: dict[str, int], table: StringTable, text: str) -> int:
+    found = refs.get(text)
+    if found is None:
+        found = refs[text] = table.ref(text)
+    return found
 
 
 def record_id(buf: memoryview, pos: int) -> memoryview:

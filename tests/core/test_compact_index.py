@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sidecar.core import Account, Change, ConsentEntry, ConsentIndex, Effect, decide_batch
-from sidecar.core.compact import CompactBase
+from sidecar.core.compact import BaseWriter, CompactBase
 from sidecar.core.index import packed_chunks
 from sidecar.core.packed import CorruptRecordError
 from sidecar.core.reference_index import PlainIndex
@@ -108,3 +108,31 @@ def test_a_damaged_buffer_is_refused_not_misread() -> None:
     except CorruptRecordError:
         return
     raise AssertionError("a damaged trailer was accepted")
+
+
+def _values(row) -> tuple:
+    """A row as a store hands it over as values (packed.ENTRY_COLUMNS, ERASURE_COLUMNS)."""
+    if isinstance(row, ConsentEntry):
+        return (row.account_id, row.entry_id, row.user_id or None, row.category, row.purpose,
+                row.effect.value, row.valid_from, row.valid_until, row.covers_data_from,
+                row.evidence, row.recorded_at, row.recorded_by, row.version, row.ended_version)
+    return (row.account_id, row.erasure_id, row.user_id or None, row.requested_at,
+            row.recorded_by, row.version)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows)
+def test_packing_store_values_gives_the_bytes_that_packing_the_rows_gives(initial) -> None:
+    initial = [*initial, ConsentEntry("é" * 300, "a2", "customer_content", "ai", Effect.OPT_OUT,
+                                      user_id="ü" * 200, evidence="x" * 5000, ended_version=3)]
+    by_rows, by_values = BaseWriter(), BaseWriter()
+    for account_id, account in [*((a.account_id, a) for a in ACCOUNTS), ("ghost", None)]:
+        own = [r for r in initial if r.account_id == account_id]
+        found = [r for r in own if isinstance(r, ConsentEntry)]
+        erased = [r for r in own if not isinstance(r, ConsentEntry)]
+        by_rows.add_rows(account_id, account, found, erased)
+        values = None if account is None else (account_id, account.region or None,
+                                               account.created_at)
+        by_values.add_values(account_id, values, [_values(r) for r in found],
+                             [_values(r) for r in erased])
+    assert by_values.built() == by_rows.built()
