@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from .clock import Clock, wall_clock
+from .core.compact import CompactBase
 from .core.index import AccountRows, ConsentIndex
 from .core.model import Change, ConsentEntry, Erasure, Micros, StoreRow
 from .store.chain import chain_of
@@ -245,6 +246,8 @@ class StoreFollower:
             return self._load_whole(whole)
         # A capability of the reader's class (as the store protocols are), not of whatever
         # a wrapper forwards: a reader that wraps snapshot() is read through it.
+        if getattr(type(reader), "snapshot_base", None) is not None:
+            return self._load_base(reader.snapshot_base, started)  # type: ignore[attr-defined]
         if getattr(type(reader), "snapshot_grouped", None) is not None:
             return self._load_grouped(reader.snapshot_grouped, started)  # type: ignore[attr-defined]
         snapshot = reader.snapshot()
@@ -262,6 +265,17 @@ class StoreFollower:
         log.info("loaded a snapshot at consent version %d (%d accounts, %d entries)",
                  index.version, index.account_count, index.entry_count)
         return index, chain
+
+    def _load_base(self, load: Callable[[], tuple[int, str, CompactBase, Micros | None]],
+                   started: Micros) -> tuple[ConsentIndex, str]:
+        """A snapshot the store packed as it read it (a SQL store's cold start)."""
+        version, chain, base, latest = load()
+        index = ConsentIndex.on(base, version)
+        self.snapshot_loads += 1
+        log.info("loaded a full snapshot at consent version %d (%d accounts, %d entries)",
+                 version, index.account_count, index.entry_count)
+        self._tell_clock(latest)
+        return index.confirmed(self._rebased(started)), chain
 
     def _load_grouped(self, grouped: Callable[[], Any],
                       started: Micros) -> tuple[ConsentIndex, str]:

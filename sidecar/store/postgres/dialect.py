@@ -9,7 +9,8 @@ transaction (PostgreSQL's DDL is transactional) under an advisory lock, so two c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -29,12 +30,28 @@ def named_rows(conn: psycopg.Connection, query: str,
     return conn.cursor(row_factory=dict_row).execute(query, params)
 
 
+_CURSORS = itertools.count()
+STREAMED = 10_000
+"""Rows a server-side cursor fetches at a time."""
+
+
+def value_rows(conn: psycopg.Connection, query: str, params: Sequence[Any]) -> Iterator[tuple]:
+    """The query's rows as tuples through a server-side cursor, a batch at a time (a client
+    cursor would hold the whole result); the caller reads it inside one transaction, and
+    closes it (or reads it to the end) before that ends."""
+    with conn.cursor(name=f"maytrain_rows_{next(_CURSORS)}") as cursor:
+        cursor.itersize = STREAMED
+        cursor.execute(query, params)
+        yield from cursor
+
+
 # READ COMMITTED whatever the server's default (see sql.versions); seq keeps insertion
 # order, as SQLite's rowid does; ids are matched against one array per 10,000.
 POSTGRES = SqlDialect(param="%s", same="IS NOT DISTINCT FROM", order="seq",
                       begin_write="BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
                       arrays=True, id_batch=10_000, greatest="greatest",
-                      named_rows=named_rows)
+                      named_rows=named_rows, value_rows=value_rows,
+                      by_owner="account_id, user_id, seq")
 
 
 class PostgresSchema:

@@ -22,6 +22,8 @@ class SqlDialect:
     id_batch: int      # ids per membership query
     greatest: str      # the larger of two values: "max" or "greatest"
     named_rows: NamedRows
+    value_rows: NamedRows  # the query's rows as tuples, streamed (not fetched whole)
+    by_owner: str          # the owner index's order with insertion last (see grouped)
 
     def marks(self, count: int) -> str:
         """`count` parameter markers, comma-separated."""

@@ -6,14 +6,23 @@ accounts in that page's range by account and insertion order, are walked in step
 foreign keys make every entry's and erasure's account a row of `accounts`, so the walk is
 driven by the accounts and needs no collation of its own: the database orders and ranges
 ids with one collation, and the walk only asks whether two ids are equal.
+
+`packed_snapshot` is the cold start's form of the same walk: one streamed SELECT per
+table, entries in the order of their owner index (account, user, insertion), read as
+tuples and packed as they come, without a row object per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
+from ...core.compact import BaseWriter
 from ...core.index import AccountRows
+from ...core.model import Micros
+from ...core.packed import ENTRY_COLUMNS, ERASURE_COLUMNS
 from ..errors import StoreError
 from .columns import COLUMNS, FROM, TABLES, listed
 from .dialect import SqlDialect
@@ -71,4 +80,60 @@ class _Stream:
         while self.head is not None and self.head.account_id == account_id:
             taken.append(self.head)
             self.head = next(self._rows, None)
+        return taken
+
+
+def packed_snapshot(conn: Any, dialect: SqlDialect) -> tuple[bytearray, Micros | None]:
+    """A compact base of every account with its entries and erasures (packed as
+    `grouped_rows` would give them to `BaseWriter.add_rows`, a user's entries together),
+    and the latest time a row was written at; read in the caller's transaction."""
+    select = dialect.value_rows
+    accounts = select(conn, "SELECT id, region, created FROM accounts ORDER BY id", ())
+    entries = _Groups(select(conn, f"SELECT {listed(ENTRY_COLUMNS)} FROM consent_entries "
+                                   f"ORDER BY {dialect.by_owner}", ()), "recorded_at")
+    erasures = _Groups(select(conn, f"SELECT {listed(ERASURE_COLUMNS)} FROM erasures "
+                                    f"ORDER BY {dialect.by_owner}", ()), "requested_at")
+    try:
+        writer, latest = BaseWriter(), None
+        for account in accounts:
+            key = account[0]
+            writer.add_values(key, account, entries.take(key), erasures.take(key))
+            if account[2] is not None and (latest is None or account[2] > latest):
+                latest = account[2]
+        left = entries.key if entries.key is not None else erasures.key
+        if left is not None:
+            raise StoreError("the snapshot's rows did not follow their accounts' order (a "
+                             f"row of account {left!r} was left over)")
+    finally:
+        for stream in (accounts, entries.rows, erasures.rows):
+            getattr(stream, "close", lambda: None)()
+    times = [t for t in (latest, entries.latest, erasures.latest) if t is not None]
+    return writer.built(), max(times, default=None)
+
+
+class _Groups:
+    """A stream of value rows by account, handing over one account's run at a time, and
+    the latest write time among the runs handed over."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]], written_at: str) -> None:
+        columns = ENTRY_COLUMNS if written_at == "recorded_at" else ERASURE_COLUMNS
+        self.rows = rows
+        self._runs = groupby(rows, itemgetter(0))
+        self._time = itemgetter(columns.index(written_at))
+        self.latest: Micros | None = None
+        self._advance()
+
+    def _advance(self) -> None:
+        run = next(self._runs, None)
+        self.key, self._head = (None, []) if run is None else (run[0], list(run[1]))
+
+    def take(self, account_id: str) -> list[tuple[Any, ...]]:
+        """The rows of `account_id` at the head of the stream (none if it is not there)."""
+        if self.key != account_id:
+            return []
+        taken = self._head
+        self._advance()
+        times = [t for t in map(self._time, taken) if t is not None]
+        if times and (self.latest is None or max(times) > self.latest):
+            self.latest = max(times)
         return taken

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
+from ...core.compact import CompactBase
 from ...core.index import AccountRows
 from ...core.model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
 from ..errors import StoreError
 from ..protocol import Snapshot
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
 from .dialect import SqlDialect
-from .grouped import grouped_rows
+from .grouped import grouped_rows, packed_snapshot
 from .history import chain_at
 
 
@@ -59,6 +60,16 @@ class SqlReads:
             version = _counter(conn)
             yield version, chain_at(conn, self.dialect, version) or "", grouped_rows(
                 conn, self.dialect)
+
+    def snapshot_base(self) -> tuple[int, str, CompactBase, Micros | None]:
+        """Every row at one consent version packed as a compact base, the chain there, and
+        the latest time a row was written at, read in one transaction (a cold start's
+        load: no row objects, and memory bounded by the base)."""
+        with self._reading() as conn:
+            version = _counter(conn)
+            chain = chain_at(conn, self.dialect, version) or ""
+            buffer, latest = packed_snapshot(conn, self.dialect)
+        return version, chain, CompactBase(memoryview(buffer)), latest
 
     def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
         """Up to `limit` changes numbered above `version`, in version order, with their

@@ -25,10 +25,19 @@ def named_rows(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> s
     return cursor.execute(query, params)
 
 
-# BEGIN IMMEDIATE takes the write lock first; rowid keeps insertion order; 500 ids per
-# IN (...) stays well under SQLite's variable limit.
+def value_rows(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> sqlite3.Cursor:
+    """A cursor over the query's rows as tuples; SQLite steps through them as they are read."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor.execute(query, params)
+
+
+# BEGIN IMMEDIATE takes the write lock first; rowid keeps insertion order (and ends
+# every index's key, so the owner index is in by_owner's order); 500 ids per IN (...)
+# stays well under SQLite's variable limit.
 SQLITE = SqlDialect(param="?", same="IS", order="rowid", begin_write="BEGIN IMMEDIATE",
-                    arrays=False, id_batch=500, greatest="max", named_rows=named_rows)
+                    arrays=False, id_batch=500, greatest="max", named_rows=named_rows,
+                    value_rows=value_rows, by_owner="account_id, user_id, rowid")
 
 
 class SqliteSchema:
