@@ -55,6 +55,18 @@ class ObservedReader:
             raise
 
 
+class ObservedPackingReader(ObservedReader):
+    """An observed reader whose reader packs its snapshot as it reads it (a SQL store): the
+    follower asks the reader's class for `snapshot_base`, so only this class offers it."""
+
+    def snapshot_base(self) -> Any:
+        """The reader's packed snapshot (a cold start's load), reported as kind `snapshot`."""
+        with self._observed("snapshot") as span:
+            found = self._reader.snapshot_base()  # type: ignore[attr-defined]
+            _describe(span, found[0], found[2].entry_count)
+            return found
+
+
 def observed_opener(open_reader: Callable[[], ConsentReader], on_error: Report,
                     tracing: Tracing | None) -> Callable[[], ConsentReader]:
     """An opener whose readers are observed, and whose failures count as `connect`."""
@@ -69,7 +81,9 @@ def observed_opener(open_reader: Callable[[], ConsentReader], on_error: Report,
         except Exception:
             on_error("connect")
             raise
-        return ObservedReader(reader, on_error, tracing)  # type: ignore[return-value]
+        packs = getattr(type(reader), "snapshot_base", None) is not None
+        observed = (ObservedPackingReader if packs else ObservedReader)(reader, on_error, tracing)
+        return observed  # type: ignore[return-value]
 
     return open_observed
 

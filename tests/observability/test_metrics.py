@@ -14,7 +14,9 @@ from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar.core import InvalidValueError
 from sidecar.observability.metrics import NAMES, CacheView, Metrics, split_address
 from sidecar.observability.reader import ObservedReader, observed_opener
+from sidecar.policy_files import load_policy
 from sidecar.settings import Settings
+from sidecar.store import open_store
 
 
 def decisions(found: dict, rpc: str) -> dict[str, float]:
@@ -155,3 +157,13 @@ def test_a_batch_costs_one_increment_per_distinct_reason(monkeypatch):
     metrics.decided(batch(10_000))
 
     assert len(increments) == len(REASONS) and sum(increments) == 10_000
+
+
+def test_an_observed_store_still_packs_its_snapshot_as_it_reads(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    open_store(url, create=True, policy=load_policy()).close()
+    kinds: list[str] = []
+    reader = observed_opener(lambda: open_store(url, policy=load_policy()), kinds.append, None)()
+    assert getattr(type(reader), "snapshot_base", None) is not None
+    assert reader.snapshot_base()[0] == 0
+    assert getattr(type(ObservedReader(object(), print, None)), "snapshot_base", None) is None
