@@ -50,6 +50,7 @@ class CallGuards(grpc.ServerInterceptor):
         self._streams = threading.BoundedSemaphore(max_streams)
         self._lock = threading.Lock()
         self.active = 0
+        self._guarded: dict[str, tuple[Any, Any]] = {}
 
     def saturated(self) -> bool:
         """True when every server thread is taken: a new call would wait, not be answered."""
@@ -60,10 +61,19 @@ class CallGuards(grpc.ServerInterceptor):
         handler = continuation(details)
         if handler is None or details.method == HEALTH_WATCH:
             return handler
+        # Called for every call: a method's guarded handler is made once and kept (the
+        # registered methods are a fixed set, and a handler holds no state of a call).
+        held = self._guarded.get(details.method)
+        if held is None or held[0] is not handler:
+            held = self._guarded[details.method] = (handler, self._guard(handler, details.method))
+        return held[1]
+
+    def _guard(self, handler: Any, method: str) -> Any:
+        """The handler with its parser and its behavior guarded."""
         parse = handler.request_deserializer
         if parse is not None:
-            parse = _decoding(parse, details.method)
-            if details.method in BATCH_METHODS:
+            parse = _decoding(parse, method)
+            if method in BATCH_METHODS:
                 parse = self._bounded(parse)
             handler = handler._replace(request_deserializer=parse)
         if handler.request_streaming or handler.response_streaming:
@@ -78,10 +88,17 @@ class CallGuards(grpc.ServerInterceptor):
         return parse_bounded
 
     def _unary(self, behavior: Callable[..., Any]) -> Callable[..., Any]:
+        lock = self._lock
+
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             self._refuse_unusable(request, context)
-            with self._counted():
+            with lock:  # _counted, written out: this runs for every unary call
+                self.active += 1
+            try:
                 return behavior(request, context)
+            finally:
+                with lock:
+                    self.active -= 1
 
         return call
 
