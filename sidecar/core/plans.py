@@ -58,10 +58,10 @@ class Plan:
     Precomputed for the hot path: `checks` holds the window checks that come before what
     decides `otherwise` (in table order, at most one per window rule), `undated` the
     decision for a missing collected_at, and `row` all of it as numbers for the columnar
-    path (see `plan_row`).
+    path (see `plan_row`; made when first read, since the row path never reads it).
     """
 
-    __slots__ = ("fixed", "outcomes", "checks", "otherwise", "undated", "row")
+    __slots__ = ("fixed", "outcomes", "checks", "otherwise", "undated", "_row")
 
     def __init__(self, outcomes: tuple[Outcome, ...]) -> None:
         self.fixed: Decision | None = None
@@ -72,7 +72,7 @@ class Plan:
             rule = combine(o.decides for o in outcomes)
             self.otherwise, self.checks = PLAIN[rule], _window_checks(outcomes, rule)
         self.undated = self.checks[0][1] if self.checks else self.otherwise
-        self.row = plan_row(self)
+        self._row: bytes | None = None
 
     def _single(self, outcome: Outcome) -> None:
         """The common case, one category: its window check, if any, then its rule."""
@@ -85,8 +85,7 @@ class Plan:
         """A plan that gives every record the same decision (rules 1-4)."""
         plan = cls.__new__(cls)
         plan.fixed = plan.otherwise = plan.undated = decision
-        plan.outcomes, plan.checks = (), ()
-        plan.row = plan_row(plan)
+        plan.outcomes, plan.checks, plan._row = (), (), None
         return plan
 
     def lean(self) -> Plan:
@@ -96,8 +95,16 @@ class Plan:
             return self
         plan = Plan.__new__(Plan)
         plan.fixed, plan.otherwise, plan.undated = self.fixed, self.otherwise, self.undated
-        plan.outcomes, plan.checks, plan.row = (), self.checks, self.row
+        plan.outcomes, plan.checks, plan._row = (), self.checks, self._row
         return plan
+
+    @property
+    def row(self) -> bytes:
+        """The plan as numbers (see `plan_row`), kept once made."""
+        row = self._row
+        if row is None:
+            row = self._row = plan_row(self)
+        return row
 
     def window_decision(self, collected_at: Micros) -> Decision:
         """The first failing window check's denial, else what decides otherwise."""
