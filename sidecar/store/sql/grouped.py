@@ -125,7 +125,8 @@ class _Groups:
 
     def _advance(self) -> None:
         run = next(self._runs, None)
-        self.key, self._head = (None, []) if run is None else (run[0], list(run[1]))
+        self.key: str | None = None if run is None else run[0]
+        self._head: list[tuple[Any, ...]] = [] if run is None else list(run[1])
 
     def take(self, account_id: str) -> list[tuple[Any, ...]]:
         """The rows of `account_id` at the head of the stream (none if it is not there)."""
