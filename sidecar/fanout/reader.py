@@ -115,10 +115,17 @@ class NatsReader:
         return self._stream_chain(version)
 
     def wait_for_change(self, timeout: float) -> bool:
-        """True when a change or a mark arrived within `timeout` seconds."""
-        arrived = self._event.wait(timeout)
+        """True when a change or a mark arrived within `timeout` seconds (or before)."""
+        # Clear only an arrival this call reports. A wait that times out can still see the
+        # loop thread set the event before its own clear() (the timeout fires, then the
+        # waiter needs the GIL back while the loop delivers): clearing then lost the change
+        # until the relay's next heartbeat woke the follower, about a second later.
+        # Clearing before the sync that follows is safe: whatever arrives after the clear
+        # sets the event again, and whatever arrived before it is in the buffer for that sync.
+        if not self._event.wait(timeout):
+            return False
         self._event.clear()
-        return arrived
+        return True
 
     def fresh_at(self) -> Micros | None:
         """When the data handed over was last known current (None: not since the start)."""

@@ -4,6 +4,7 @@ case file; a version missing from the stream is never skipped but reloaded."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import nats
@@ -11,6 +12,7 @@ import pytest
 from fanout_support import FAST, MemoryStore, decision_cases, wait_for
 
 from sidecar.core import Account, decide_batch
+from sidecar.fanout.reader import NatsReader
 from sidecar.fanout.relay import RelayOptions
 from sidecar.sync import StoreFollower
 
@@ -87,3 +89,31 @@ def test_a_restored_store_is_relayed_as_a_new_history_and_followers_reload(
     wait_for(lambda: follower.index and follower.index.state("other-0").account is not None
              and follower.index.version == 4, what="the follower on the restored history")
     assert follower.index.state("acct-7").account is None and follower.history_reloads >= 1
+
+
+class _SetAsTheWaitTimesOut(threading.Event):
+    """An event the loop thread sets once just after a wait on it timed out, before the
+    waiter goes on: under load the waiter needs the GIL back while the loop delivers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        arrived = super().wait(timeout)
+        if not arrived and self.pending:
+            self.pending = False
+            self.set()  # a change delivered as the wait timed out
+        return arrived
+
+
+def test_a_change_delivered_as_a_wait_times_out_wakes_the_next_wait(nats_url, names) -> None:
+    # Lost, it waited for the relay's next heartbeat: the ~1 s tail of the fan-out bench.
+    reader = NatsReader(nats_url, names, label="nats")
+    try:
+        reader._event = _SetAsTheWaitTimesOut()
+        assert reader.wait_for_change(0.01) is False
+        assert reader.wait_for_change(0) is True
+        assert reader.wait_for_change(0) is False  # reported once
+    finally:
+        reader.close()
