@@ -52,6 +52,7 @@ from sidecar.store import AccountRequest, ConsentRequest, open_store
 
 TARGET_P99_MS = 100.0
 TARGET_WRITE_SHARE = 0.95
+TAIL_MS = 300.0  # a revocation this slow is shown sidecar by sidecar
 
 
 class Fleet:
@@ -172,8 +173,11 @@ def _named(url: str, extra: str = "") -> str:
     return f"{url}{joiner}application_name=fanout-bench{extra}"
 
 
-def propagation(store, stubs, accounts: list[str], deadline: float) -> list[float]:
-    """Seconds from each opt-out's write until every sidecar denies."""
+def propagation(store, stubs, accounts: list[str], deadline: float,
+                tails: list[list[float]] | None = None) -> list[float]:
+    """Seconds from each opt-out's write until every sidecar denies; each revocation that
+    some sidecar took TAIL_MS or more to deny adds its per-sidecar times to `tails` (one
+    sidecar late, or all of them: a follower's delay, or the relay's?), then the write's."""
     results = []
     for account in accounts:
         if time.monotonic() > deadline:
@@ -182,7 +186,11 @@ def propagation(store, stubs, accounts: list[str], deadline: float) -> list[floa
         started = time.perf_counter()
         store.record_consent(ConsentRequest(account, "service_generated", "ai", Effect.OPT_OUT),
                              actor="bench")
-        results.append(max(until_denied(stubs, record_of(account), started)))
+        written = time.perf_counter() - started
+        each = until_denied(stubs, record_of(account), started)
+        results.append(max(each))
+        if tails is not None and max(each) * 1e3 >= TAIL_MS:
+            tails.append([*each, written])
         time.sleep(0.01)
     return results
 
@@ -246,9 +254,10 @@ def measure(args, url: str, store, accounts: list[str], fleet: Fleet, name: str,
         if not fleet.renice(0):
             print("  (not root: propagation measured with the followers at nice 19)")
         fleet.wait_caught_up(store.version())
-        times = propagation(store, fleet.stubs, share, deadline) if fleet.stubs else []
+        tails: list[list[float]] = []
+        times = propagation(store, fleet.stubs, share, deadline, tails) if fleet.stubs else []
         return {"connections": held, "write_rates": rates, "paused_rates": paused,
-                "propagation": times}
+                "propagation": times, "tails": tails}
     finally:
         fleet.close()
 
@@ -267,6 +276,12 @@ def report(figures: dict, count: int) -> bool:
         rate = max(f["write_rates"])
         print(f"{label:30} {rate:26.0f} {rate / none:8.2f} {f['connections']:9d} "
               f"{ms(f['propagation'], 50):>14} {ms(f['propagation'], 99):>10}")
+        for *each, written in f["tails"]:
+            slow = sorted(t * 1e3 for t in each if t * 1e3 >= TAIL_MS)
+            rest = max((t * 1e3 for t in each if t * 1e3 < TAIL_MS), default=0.0)
+            print(f"  ... {len(slow)} of {count} sidecars took " + " ".join(
+                f"{t:.0f}" for t in slow) + f" ms, the others at most {rest:.0f} ms "
+                f"(the write itself {written * 1e3:.0f} ms)")
         if f["paused_rates"]:
             rate = max(f["paused_rates"])
             print(f"{'  ... followers paused':30} {rate:26.0f} {rate / none:8.2f}")
