@@ -18,6 +18,10 @@ what the store's chain at N is now, so a reader that kept the chain of its versi
 whether the store still has the history it followed: a store restored from a backup,
 re-made or forked has another chain at N, or no version N at all.
 
+A SQL store also keeps a packed base (`pack()`, `read_packed_base(out)`, `store.sql.
+packed_base`): the compact index at one version, which a cold start reads instead of the
+rows and then follows the feed from. It proves nothing by itself; the follower checks it.
+
 A reader may also push changes: `PushingReader.wait_for_change(timeout)` is optional, and
 the follower waits on it instead of sleeping between polls when the reader has it
 (PostgreSQL does, through LISTEN/NOTIFY; SQLite does not).
@@ -40,6 +44,20 @@ class Snapshot:
     version: int
     rows: tuple[StoreRow, ...]
     chain: str = ""  # the chain at `version`, read in the same transaction
+
+
+@dataclass(frozen=True, slots=True)
+class PackedBaseInfo:
+    """What the store says of its packed base: the version it holds and the body's proof."""
+
+    version: int
+    chain: str
+    layout: str
+    parts: int
+    body_bytes: int
+    body_sha256: str
+    latest_write: Micros | None
+    packed_at: Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +211,13 @@ class ConsentStore(ConsentReader, ConsentWriter, Protocol):
 
     def erasures(self, account_id: str) -> list[Erasure]:
         """An account's erasures (account and user level), oldest first."""
+
+    def pack(self) -> PackedBaseInfo:
+        """Keep every account at the current version as the store's packed base (the one
+        before it is replaced); its header."""
+
+    def packed_base_info(self) -> PackedBaseInfo | None:
+        """The header of the store's packed base, or None when none was packed."""
 
     def __enter__(self) -> ConsentStore:
         """Use as a context manager; closes on exit."""

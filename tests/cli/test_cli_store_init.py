@@ -9,7 +9,7 @@ def test_store_init_creates_the_default_store_in_the_working_directory(maytrain,
     """Without --store or $MAYTRAIN_STORE the store is ./maytrain.db."""
     result = maytrain("store", "init")
     assert result.code == 0, result.err
-    assert "created the consent store sqlite:///maytrain.db (schema version 2)" in result.out
+    assert "created the consent store sqlite:///maytrain.db (schema version 3)" in result.out
     assert "consent version 0" in result.out
     assert (tmp_path / "maytrain.db").is_file()
 
@@ -18,7 +18,7 @@ def test_rerunning_store_init_reports_the_store_is_up_to_date(initialized):
     """init is harmless to repeat."""
     result = initialized("store", "init", "--json")
     assert result.code == 0
-    assert result.json() == {"store": "sqlite:///maytrain.db", "schema_version": 2,
+    assert result.json() == {"store": "sqlite:///maytrain.db", "schema_version": 3,
                              "created": False, "migrated": False, "consent_version": 0}
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from ...core.compact import CompactBase
 from ...core.index import AccountRows
 from ...core.model import Account, Change, ConsentEntry, Erasure, Micros, StoreRow
 from ..errors import StoreError
-from ..protocol import Snapshot
+from ..protocol import PackedBaseInfo, Snapshot
+from . import packed_base
 from .columns import COLUMNS, FEED_COLUMNS, FROM, TABLES, listed, row_from_change
 from .dialect import SqlDialect
 from .grouped import grouped_rows, packed_snapshot
@@ -39,12 +40,12 @@ class SqlReads:
     def version(self) -> int:
         """The latest committed consent version (0 for an empty store)."""
         with self._query() as conn:
-            return _counter(conn)
+            return counter(conn)
 
     def snapshot(self) -> Snapshot:
         """Every row at one consent version, and the chain there, read in one transaction."""
         with self._reading() as conn:
-            version = _counter(conn)
+            version = counter(conn)
             chain = chain_at(conn, self.dialect, version) or ""
             rows: list[StoreRow] = []
             for kind in ("account", "consent", "erasure"):
@@ -57,7 +58,7 @@ class SqlReads:
         accounts at a time with their entries and erasures (see `grouped`), in one
         read transaction that lasts while the caller reads."""
         with self._reading() as conn:
-            version = _counter(conn)
+            version = counter(conn)
             yield version, chain_at(conn, self.dialect, version) or "", grouped_rows(
                 conn, self.dialect)
 
@@ -66,10 +67,25 @@ class SqlReads:
         the latest time a row was written at, read in one transaction (a cold start's
         load: no row objects, and memory bounded by the base)."""
         with self._reading() as conn:
-            version = _counter(conn)
+            version = counter(conn)
             chain = chain_at(conn, self.dialect, version) or ""
             buffer, latest = packed_snapshot(conn, self.dialect)
         return version, chain, CompactBase(memoryview(buffer)), latest
+
+    def read_packed_base(self, out: BinaryIO) -> PackedBaseInfo | None:
+        """Write the store's packed base to `out` and return its header, read in one
+        transaction (None, writing nothing, when none was packed); unchecked: the caller
+        proves it (`store.sql.packed_base`)."""
+        with self._reading() as conn:
+            info = packed_base.read_info(conn)
+            if info is not None:
+                packed_base.copy_parts(conn, self.dialect, info, out)
+        return info
+
+    def packed_base_info(self) -> PackedBaseInfo | None:
+        """The header of the store's packed base, or None when none was packed."""
+        with self._query() as conn:
+            return packed_base.read_info(conn)
 
     def changes_since(self, version: int, limit: int = 10_000) -> list[Change]:
         """Up to `limit` changes numbered above `version`, in version order, with their
@@ -158,5 +174,6 @@ def _refuse_above_counter(found: list) -> None:
                      "next write is numbered above it")
 
 
-def _counter(conn: Any) -> int:
+def counter(conn: Any) -> int:
+    """The store's version counter, read on `conn`."""
     return conn.execute("SELECT version FROM consent_version WHERE id = 1").fetchone()[0]

@@ -14,11 +14,13 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 from ...core.policy import Policy
-from ..protocol import MigrationResult
+from ..protocol import MigrationResult, PackedBaseInfo
 from ..writing import Clock, WritingStore
-from . import migrations
+from . import migrations, packed_base
+from .grouped import packed_snapshot
+from .history import chain_at
 from .migrations import SchemaMarks
-from .reads import SqlReads
+from .reads import SqlReads, counter
 from .versions import LockedVersions, VersionAllocator
 from .writes import BulkInsert, SqlTransaction
 
@@ -81,6 +83,26 @@ class SqlStore(SqlReads, WritingStore):
         """Close the connection; the object is unusable afterwards."""
         with self._lock:
             self._conn.close()
+
+    def pack(self) -> PackedBaseInfo:
+        """Keep every account at the current version as the store's packed base, replacing
+        the one before (unless a later one landed meanwhile); its header. The rows are read
+        in one transaction, the base written in another: it is labelled with the version
+        it was read at, so writes between the two are the feed's, after it."""
+        with self._reading() as conn:
+            version = counter(conn)
+            chain = chain_at(conn, self.dialect, version) or ""
+            body, latest = packed_snapshot(conn, self.dialect)
+        with self._lock, self._errors():
+            try:
+                self._conn.execute(self.dialect.begin_write)
+                info = packed_base.write_base(self._conn, self.dialect, version, chain,
+                                              memoryview(body), latest, self._clock())
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return info
 
     @contextmanager
     def _begin_write(self, count: int) -> Iterator[SqlTransaction]:
