@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import grpc
@@ -108,7 +109,8 @@ class Sidecar:
         self.follower = StoreFollower(self.observability.opener(self.source.open_reader),
                                       clock=self.clock, initial=initial,
                                       on_index=self._on_index, on_time_seen=self.clock.observe,
-                                      initial_chain=header.chain if header else "")
+                                      initial_chain=header.chain if header else "",
+                                      spool_dir=_spool_dir(settings.snapshot_file))
         self.snapshots.on_written = self.follower.rebase
         self.service = TeamService(
             self.follower, policy, self.clock, store=self.source.label,
@@ -198,3 +200,9 @@ class TeamService(ConsentCheckService):
         response.workers, response.worker = self.team.count, self.team.index
         response.workers_serving = self.team.serving()
         return response
+
+
+def _spool_dir(snapshot_file: str | None) -> str | None:
+    """Where a cold start holds the store's packed base: beside the snapshot file (a
+    volume the sidecar writes), else the system's temporary directory."""
+    return str(Path(snapshot_file).parent) if snapshot_file else None

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +39,8 @@ from .clock import Clock, wall_clock
 from .core.compact import CompactBase
 from .core.index import AccountRows, ConsentIndex
 from .core.model import Change, ConsentEntry, Erasure, Micros, StoreRow
+from .core.packed import CorruptRecordError
+from .packed_base import PackedBaseRefused, proven_base
 from .store.chain import chain_of
 from .store.protocol import ConsentReader, PushingReader
 
@@ -59,12 +63,15 @@ class StoreFollower:
     def __init__(self, open_reader: ReaderFactory, *, clock: Clock = wall_clock,
                  on_index: Callable[[ConsentIndex], None] | None = None,
                  initial: ConsentIndex | None = None, initial_chain: str = "",
-                 on_time_seen: Callable[[Micros], None] | None = None) -> None:
+                 on_time_seen: Callable[[Micros], None] | None = None,
+                 spool_dir: str | None = None) -> None:
+        # `spool_dir` holds the store's packed base while a cold start maps it (the system's
+        # temporary directory when None); the file is unlinked as it is made.
         # `initial_chain`, the store's chain at the warm-start index's version, lets the
         # first sync follow changes from there instead of reloading; pass it only for a
         # file whose seal is keyed, or a forged file would outlive the first sync.
         self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
-        self._on_time_seen = on_time_seen
+        self._on_time_seen, self._spool_dir = on_time_seen, spool_dir
         self._reader: ConsentReader | None = None
         self.index: ConsentIndex | None = initial
         self.warm_started = initial is not None
@@ -244,6 +251,10 @@ class StoreFollower:
         whole = getattr(reader, "snapshot_index", None)  # forwarded by wrappers: none wraps it
         if callable(whole):
             return self._load_whole(whole)
+        if getattr(type(reader), "read_packed_base", None) is not None:
+            loaded = self._load_packed(reader, started)
+            if loaded is not None:
+                return loaded
         # A capability of the reader's class (as the store protocols are), not of whatever
         # a wrapper forwards: a reader that wraps snapshot() is read through it.
         if getattr(type(reader), "snapshot_base", None) is not None:
@@ -264,6 +275,37 @@ class StoreFollower:
         self.snapshot_loads += 1
         log.info("loaded a snapshot at consent version %d (%d accounts, %d entries)",
                  index.version, index.account_count, index.entry_count)
+        return index, chain
+
+    def _load_packed(self, reader: ConsentReader,
+                     started: Micros) -> tuple[ConsentIndex, str] | None:
+        """The store's packed base, proven and followed to the store's version; None (read
+        the rows) when the store has none or it fails a check (see `packed_base`)."""
+        try:
+            if self._spool_dir:
+                os.makedirs(self._spool_dir, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self._spool_dir) as spool:
+                info = reader.read_packed_base(spool)  # type: ignore[attr-defined]
+                if info is None:
+                    return None
+                base = CompactBase(proven_base(spool, info))
+        except (OSError, PackedBaseRefused, CorruptRecordError) as exc:
+            log.warning("the store's packed base was not used (%s); reading every row", exc)
+            return None
+        try:
+            _check_history(reader, info.version, info.chain)
+            index, chain = self._catch_up(reader, ConsentIndex.on(base, info.version),
+                                          info.chain, started)
+        except HistoryChanged as exc:
+            log.warning("the store's packed base at consent version %d is not in the store's "
+                        "history (%s); reading every row", info.version, exc)
+            return None
+        self.snapshot_loads += 1
+        self._tell_clock(info.latest_write)
+        index = index.confirmed(self._rebased(started))
+        log.info("loaded the store's packed base at consent version %d (%d accounts, %d "
+                 "entries) and followed the store to %d", info.version, base.account_count,
+                 base.entry_count, index.version)
         return index, chain
 
     def _load_base(self, load: Callable[[], tuple[int, str, CompactBase, Micros | None]],

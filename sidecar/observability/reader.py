@@ -43,12 +43,13 @@ class ObservedReader:
             return changes
 
     @contextlib.contextmanager
-    def _observed(self, kind: str, **attributes: Any) -> Iterator[Any]:
+    def _observed(self, kind: str, name: str | None = None,
+                  **attributes: Any) -> Iterator[Any]:
         try:
             if self._tracing is None:
                 yield None
             else:
-                with self._tracing.span(f"maytrain.sync.{kind}", **attributes) as span:
+                with self._tracing.span(f"maytrain.sync.{name or kind}", **attributes) as span:
                     yield span
         except Exception:
             self._on_error(kind)
@@ -57,13 +58,25 @@ class ObservedReader:
 
 class ObservedPackingReader(ObservedReader):
     """An observed reader whose reader packs its snapshot as it reads it (a SQL store): the
-    follower asks the reader's class for `snapshot_base`, so only this class offers it."""
+    follower asks the reader's class for `snapshot_base` and `read_packed_base`, so only
+    this class offers them."""
 
     def snapshot_base(self) -> Any:
         """The reader's packed snapshot (a cold start's load), reported as kind `snapshot`."""
         with self._observed("snapshot") as span:
             found = self._reader.snapshot_base()  # type: ignore[attr-defined]
             _describe(span, found[0], found[2].entry_count)
+            return found
+
+    def read_packed_base(self, out: Any) -> Any:
+        """The store's packed base written to `out` (a cold start's first try): a span of its
+        own, `maytrain.sync.packed_base`, its failures counted as kind `snapshot`."""
+        with self._observed("snapshot", name="packed_base") as span:
+            found = self._reader.read_packed_base(out)  # type: ignore[attr-defined]
+            if span is not None:
+                span.set_attribute("maytrain.packed_base.found", found is not None)
+                if found is not None:
+                    span.set_attribute("maytrain.consent_version", found.version)
             return found
 
 

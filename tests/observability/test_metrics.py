@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 
 import pytest
 from observed_sidecar import BY_REASON, check_each_reason, cycle, samples
@@ -167,3 +168,17 @@ def test_an_observed_store_still_packs_its_snapshot_as_it_reads(tmp_path) -> Non
     assert getattr(type(reader), "snapshot_base", None) is not None
     assert reader.snapshot_base()[0] == 0
     assert getattr(type(ObservedReader(object(), print, None)), "snapshot_base", None) is None
+
+
+def test_an_observed_store_still_offers_its_packed_base(tmp_path) -> None:
+    """A cold start with metrics on (the chart's default) reads the pack, not the rows."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with open_store(url, create=True, policy=load_policy()) as store:
+        store.add_account("acct-1", actor="t")
+        store.pack()
+    reader = observed_opener(lambda: open_store(url, policy=load_policy()), print, None)()
+    assert getattr(type(reader), "read_packed_base", None) is not None
+    with tempfile.TemporaryFile() as spool:
+        assert reader.read_packed_base(spool).version == 1
+        assert spool.tell() > 0
+    reader.close()

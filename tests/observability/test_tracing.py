@@ -9,6 +9,8 @@ from observed_sidecar import cycle, wire_record
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 from sidecar.observability import tracing
+from sidecar.policy_files import load_policy
+from sidecar.store import open_store
 
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra is not installed")
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
@@ -64,9 +66,28 @@ def test_every_sync_is_a_span_with_the_rows_it_read(start, spans):
     running.stop()
 
     finished = spans.get_finished_spans()
+    packed = next(s for s in finished if s.name == "maytrain.sync.packed_base")
+    assert packed.attributes["maytrain.packed_base.found"] is False  # never packed
     snapshot = next(s for s in finished if s.name == "maytrain.sync.snapshot")
     assert snapshot.attributes["maytrain.consent_version"] == version
     assert snapshot.attributes["maytrain.records"] > 0
     assert any(s.name == "maytrain.sync.changes" for s in finished)
     assert any(s.name == "maytrain.sync.connect" for s in finished)
     assert finished[0].resource.attributes["service.name"] == "maytrain"
+
+
+def test_a_cold_start_from_a_packed_base_is_a_span_with_its_version(start, sample_store,
+                                                                    spans):
+    store = open_store(sample_store, policy=load_policy())
+    try:
+        packed_version = store.pack().version
+    finally:
+        store.close()
+    running = start()
+    running.stop()
+
+    finished = spans.get_finished_spans()
+    packed = next(s for s in finished if s.name == "maytrain.sync.packed_base")
+    assert packed.attributes["maytrain.packed_base.found"] is True
+    assert packed.attributes["maytrain.consent_version"] == packed_version
+    assert not any(s.name == "maytrain.sync.snapshot" for s in finished)  # no rows read
