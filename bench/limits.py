@@ -83,6 +83,8 @@ def scale(s: dict) -> str:
     return (f"cold start is reading and indexing every store row ({big['cold_s']:.1f} s at "
             f"{int(big['accounts']):,} accounts; py-spy at {COLD_PROFILED}: about 60% in the "
             "grouped snapshot's SQL selects, `sidecar/store/sql/grouped.py`, 25% packing the "
-            "index); warm start is checking and mapping the "
+            "index); a start from the store's pack (`store pack`) is fetching, hashing and "
+            f"mapping it and following the changes after it ({big.get('packed_cold_s', 0):.1f} "
+            "s); warm start is checking and mapping the "
             f"snapshot file ({big['warm_s']:.1f} s); memory is the anonymous heap, the mapped "
             "file's pages being page cache the kernel may reclaim.")
