@@ -6,7 +6,10 @@ import argparse
 import shutil
 import sys
 import tempfile
+from typing import Any
 
+from ..core.errors import MaytrainError
+from ..store import ConsentStore
 from ..store.imports import import_file
 from . import options
 
@@ -18,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load accounts, grants, opt-outs and erasures from JSON Lines, all or "
                     "nothing; an error names the line and the field. See sidecar/store/imports.py.")
     command.add_argument("file", metavar="FILE", help="the JSON Lines file ('-' for stdin)")
+    command.add_argument("--no-pack", dest="pack", action="store_false",
+                         help="do not pack the store afterwards (`maytrain store pack`, which "
+                              "lets a sidecar's cold start skip reading every row)")
     command.set_defaults(handler=run_import)
 
 
@@ -35,7 +41,25 @@ def run_import(args: argparse.Namespace) -> int:
 def _imported(args: argparse.Namespace, path: str) -> int:
     with options.open_for(args) as store:
         result = import_file(store, path, actor=options.actor(args))
+        packed = _pack(store) if args.pack else None
     first = result.version - result.count + 1
-    return options.emit(
-        args, {"consent_version": result.version, "rows": result.count, "first_version": first},
-        f"imported {result.count} rows at consent versions {first}-{result.version}")
+    payload: dict[str, Any] = {"consent_version": result.version, "rows": result.count,
+                               "first_version": first}
+    text = f"imported {result.count} rows at consent versions {first}-{result.version}"
+    if args.pack:
+        payload["packed_version"] = packed
+        if packed is not None:
+            text += f"; packed the store at consent version {packed}"
+    return options.emit(args, payload, text)
+
+
+def _pack(store: ConsentStore) -> int | None:
+    """Pack after a bulk load, so a cold start reads the base, not the rows just written; a
+    failure (a writer role without the pack's privileges) is a warning: the import stands."""
+    try:
+        return store.pack().version
+    except MaytrainError as exc:
+        print(f"maytrain: warning: the import is committed, but the store was not packed "
+              f"({' '.join(str(exc).split())}); sidecars start by reading every row until "
+              "`maytrain store pack` runs", file=sys.stderr)
+        return None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from sidecar.policy_files import load_policy
+from sidecar.store import open_store
+
 
 def test_account_add_and_update_print_the_new_version(initialized):
     """Regions are stored in canonical form and echoed back."""
@@ -49,13 +52,41 @@ def test_import_loads_a_json_lines_file(initialized, tmp_path):
     _write(tmp_path / "bulk.jsonl", ROWS)
     result = initialized("import", "bulk.jsonl", "--json")
     assert result.code == 0, result.err
+    assert result.json() == {"consent_version": 4, "rows": 4, "first_version": 1,
+                             "packed_version": 4}
+
+
+def test_import_packs_the_store_so_a_cold_start_reads_no_rows(initialized, tmp_path):
+    """After a bulk load the store holds a packed base at the import's last version."""
+    _write(tmp_path / "bulk.jsonl", ROWS)
+    result = initialized("import", "bulk.jsonl")
+    assert result.code == 0, result.err
+    assert result.out.strip() == ("imported 4 rows at consent versions 1-4; packed the store "
+                                  "at consent version 4")
+    store = open_store(f"sqlite:///{tmp_path / 'maytrain.db'}", policy=load_policy())
+    try:
+        info = store.packed_base_info()
+    finally:
+        store.close()
+    assert info is not None and info.version == 4
+
+
+def test_import_no_pack_leaves_the_packed_base_alone(initialized, tmp_path):
+    _write(tmp_path / "bulk.jsonl", ROWS)
+    result = initialized("import", "bulk.jsonl", "--no-pack", "--json")
     assert result.json() == {"consent_version": 4, "rows": 4, "first_version": 1}
+    store = open_store(f"sqlite:///{tmp_path / 'maytrain.db'}", policy=load_policy())
+    try:
+        assert store.packed_base_info() is None
+    finally:
+        store.close()
 
 
 def test_import_reads_stdin_for_a_dash(initialized):
     """`maytrain import -` reads the rows from standard input."""
     result = initialized("import", "-", stdin="".join(json.dumps(r) + "\n" for r in ROWS))
-    assert result.code == 0 and result.out.strip() == "imported 4 rows at consent versions 1-4"
+    assert result.code == 0
+    assert result.out.startswith("imported 4 rows at consent versions 1-4; packed")
 
 
 def test_a_bad_import_names_line_and_field_and_writes_nothing(initialized, tmp_path):
