@@ -2,31 +2,40 @@
 
 The store hands over its base's parts as written, unchecked (`store.sql.packed_base`);
 here they are held to their header: this maytrain's layout, the size and the SHA-256 the
-header gives. The follower then checks the header's chain against the store's history.
+header gives. A sidecar with a snapshot key also holds the header to its seal, so that
+whoever may write the packed tables but lacks the key (a leaked pack role) cannot make a
+base it uses. The follower then checks the header's chain against the store's history.
 A base that fails is not used, and the cold start reads the rows instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import mmap
 import os
 from typing import BinaryIO
 
 from .core.errors import MaytrainError
 from .store.protocol import PackedBaseInfo
-from .store.sql.packed_base import BASE_LAYOUT
+from .store.sql.packed_base import BASE_LAYOUT, header_seal
 
 
 class PackedBaseRefused(MaytrainError):
     """The store's packed base is not one this sidecar may use; the message says why."""
 
 
-def proven_base(spool: BinaryIO, info: PackedBaseInfo) -> memoryview:
-    """The body written to `spool`, mapped read-only, once its header proves it."""
+def proven_base(spool: BinaryIO, info: PackedBaseInfo, key: bytes | None = None) -> memoryview:
+    """The body written to `spool`, mapped read-only, once its header (sealed with `key`,
+    when the sidecar has one) proves it."""
     if info.layout != BASE_LAYOUT:
         raise PackedBaseRefused(f"layout {info.layout!r}, not {BASE_LAYOUT!r} (another version "
                                 "of maytrain packed it)")
+    if key is not None and not hmac.compare_digest(info.seal, header_seal(info, key)):
+        raise PackedBaseRefused(
+            "not sealed with this sidecar's snapshot key" + (
+                " (packed without one: run `maytrain store pack --snapshot-key-file`)"
+                if not info.seal else " (packed with another key, or altered)"))
     spool.flush()
     size = os.fstat(spool.fileno()).st_size
     if size != info.body_bytes or size == 0:

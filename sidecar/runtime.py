@@ -86,9 +86,9 @@ class Sidecar:
         self.clock = DecisionClock()
         self.source = source_for(self.settings, self.clock, self._open_reader)
         # Every worker warm-starts from the file; only worker 0 writes it.
+        key = read_key(settings.snapshot_key_file)
         self.snapshots = SnapshotWriter(settings.snapshot_file, self.source.label,
-                                        every=max(0.5, limit / 3),
-                                        key=read_key(settings.snapshot_key_file),
+                                        every=max(0.5, limit / 3), key=key,
                                         read_only=self.team.index != 0)
         self._writer = threading.Thread(target=self.snapshots.run, args=(self.stopping,),
                                         name="maytrain-snapshot", daemon=True)
@@ -110,7 +110,8 @@ class Sidecar:
                                       clock=self.clock, initial=initial,
                                       on_index=self._on_index, on_time_seen=self.clock.observe,
                                       initial_chain=header.chain if header else "",
-                                      spool_dir=_spool_dir(settings.snapshot_file))
+                                      spool_dir=_spool_dir(settings.snapshot_file),
+                                      packed_base_key=key)
         self.snapshots.on_written = self.follower.rebase
         self.service = TeamService(
             self.follower, policy, self.clock, store=self.source.label,

@@ -64,14 +64,16 @@ class StoreFollower:
                  on_index: Callable[[ConsentIndex], None] | None = None,
                  initial: ConsentIndex | None = None, initial_chain: str = "",
                  on_time_seen: Callable[[Micros], None] | None = None,
-                 spool_dir: str | None = None) -> None:
+                 spool_dir: str | None = None, packed_base_key: bytes | None = None) -> None:
         # `spool_dir` holds the store's packed base while a cold start maps it (the system's
-        # temporary directory when None); the file is unlinked as it is made.
+        # temporary directory when None); the file is unlinked as it is made. With
+        # `packed_base_key` (the snapshot key) only a base sealed with it is used.
         # `initial_chain`, the store's chain at the warm-start index's version, lets the
         # first sync follow changes from there instead of reloading; pass it only for a
         # file whose seal is keyed, or a forged file would outlive the first sync.
         self._open_reader, self._clock, self._on_index = open_reader, clock, on_index
         self._on_time_seen, self._spool_dir = on_time_seen, spool_dir
+        self._packed_base_key = packed_base_key
         self._reader: ConsentReader | None = None
         self.index: ConsentIndex | None = initial
         self.warm_started = initial is not None
@@ -288,7 +290,7 @@ class StoreFollower:
                 info = reader.read_packed_base(spool)  # type: ignore[attr-defined]
                 if info is None:
                     return None
-                base = CompactBase(proven_base(spool, info))
+                base = CompactBase(proven_base(spool, info, self._packed_base_key))
         except (OSError, PackedBaseRefused, CorruptRecordError) as exc:
             log.warning("the store's packed base was not used (%s); reading every row", exc)
             return None

@@ -9,9 +9,11 @@ import tempfile
 from typing import Any
 
 from ..core.errors import MaytrainError
+from ..snapshot_seal import read_key
 from ..store import ConsentStore
 from ..store.imports import import_file
 from . import options
+from .store_commands import add_key_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--no-pack", dest="pack", action="store_false",
                          help="do not pack the store afterwards (`maytrain store pack`, which "
                               "lets a sidecar's cold start skip reading every row)")
+    add_key_option(command)
     command.set_defaults(handler=run_import)
 
 
@@ -39,9 +42,10 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def _imported(args: argparse.Namespace, path: str) -> int:
+    key = read_key(options.settings(args).snapshot_key_file) if args.pack else None
     with options.open_for(args) as store:
         result = import_file(store, path, actor=options.actor(args))
-        packed = _pack(store) if args.pack else None
+        packed = _pack(store, key) if args.pack else None
     first = result.version - result.count + 1
     payload: dict[str, Any] = {"consent_version": result.version, "rows": result.count,
                                "first_version": first}
@@ -53,11 +57,11 @@ def _imported(args: argparse.Namespace, path: str) -> int:
     return options.emit(args, payload, text)
 
 
-def _pack(store: ConsentStore) -> int | None:
+def _pack(store: ConsentStore, key: bytes | None) -> int | None:
     """Pack after a bulk load, so a cold start reads the base, not the rows just written; a
     failure (a writer role without the pack's privileges) is a warning: the import stands."""
     try:
-        return store.pack().version
+        return store.pack(key).version
     except MaytrainError as exc:
         print(f"maytrain: warning: the import is committed, but the store was not packed "
               f"({' '.join(str(exc).split())}); sidecars start by reading every row until "

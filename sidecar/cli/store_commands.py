@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from ..samples import load_sample
+from ..snapshot_seal import read_key
 from . import options
 
 
@@ -32,7 +33,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "after it instead of reading every row. Run it after a bulk import and "
                     "then now and then (a CronJob): a start follows every change since the "
                     "pack. Safe beside writers and sidecars.")
+    add_key_option(pack)
     pack.set_defaults(handler=pack_store)
+
+
+def add_key_option(command: argparse.ArgumentParser) -> None:
+    """--snapshot-key-file for a command that packs (MAYTRAIN_SNAPSHOT_KEY_FILE)."""
+    command.add_argument("--snapshot-key-file", metavar="PATH",
+                         help="seal the packed base with the sidecars' snapshot key: a sidecar "
+                              "with a key uses only a base sealed with it")
 
 
 def init_store(args: argparse.Namespace) -> int:
@@ -67,17 +76,19 @@ def _migration_text(url: str, migration: Any) -> str:
 
 def pack_store(args: argparse.Namespace) -> int:
     """Pack the store's current version as its packed base and say what it holds."""
+    key = read_key(options.settings(args).snapshot_key_file)
     with options.open_for(args) as store:
         started = time.monotonic()
-        info = store.pack()
+        info = store.pack(key)
         seconds = time.monotonic() - started
         behind = store.version() - info.version
     payload = {"store": store.url, "consent_version": info.version, "parts": info.parts,
                "body_bytes": info.body_bytes, "body_sha256": info.body_sha256,
-               "seconds": round(seconds, 3)}
+               "sealed": bool(info.seal), "seconds": round(seconds, 3)}
     text = (f"packed consent version {info.version} of {store.url}: {_size(info.body_bytes)} "
-            f"in {info.parts} part{'s' if info.parts != 1 else ''} ({seconds:.1f} s); a sidecar "
-            "with no snapshot file starts from it")
+            f"in {info.parts} part{'s' if info.parts != 1 else ''} ({seconds:.1f} s"
+            f"{', sealed with the snapshot key' if info.seal else ''}); a sidecar with no "
+            f"snapshot file starts from it{'' if info.seal else ' unless it has a snapshot key'}")
     if behind:
         text += f" and the {behind} changes written since"
     return options.emit(args, payload, text)

@@ -58,6 +58,7 @@ class PackedBaseInfo:
     body_sha256: str
     latest_write: Micros | None
     packed_at: Micros
+    seal: str = ""  # "hmac-sha256:HEX" over the header (header_payload) with a snapshot key
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +213,10 @@ class ConsentStore(ConsentReader, ConsentWriter, Protocol):
     def erasures(self, account_id: str) -> list[Erasure]:
         """An account's erasures (account and user level), oldest first."""
 
-    def pack(self) -> PackedBaseInfo:
+    def pack(self, key: bytes | None = None) -> PackedBaseInfo:
         """Keep every account at the current version as the store's packed base (the one
-        before it is replaced); its header."""
+        before it is replaced), sealed with the sidecars' snapshot `key` if given; its
+        header."""
 
     def packed_base_info(self) -> PackedBaseInfo | None:
         """The header of the store's packed base, or None when none was packed."""

@@ -102,3 +102,11 @@ def test_importing_a_missing_file_exits_2(initialized):
     """The error names the file."""
     result = initialized("import", "nope.jsonl")
     assert result.code == 2 and "cannot read nope.jsonl" in result.err
+
+
+def test_import_with_a_bad_snapshot_key_writes_nothing(initialized, tmp_path):
+    """The key is read before the import: a pack that could not be sealed never starts."""
+    _write(tmp_path / "bulk.jsonl", ROWS)
+    result = initialized("import", "bulk.jsonl", "--snapshot-key-file", "missing.key")
+    assert result.code != 0 and "missing.key" in result.err
+    assert initialized("import", "bulk.jsonl", "--json").json()["first_version"] == 1

@@ -32,11 +32,14 @@ def test_a_schedule_packs_the_store_as_the_sidecars_role_one_at_a_time(
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cronjob_pod(rendered)
     pack = containers(pod)["pack"]
-    assert pack["args"] == ["store", "pack", "--json"]
+    assert pack["args"] == ["store", "pack", "--json", "--snapshot-key-file="
+                            "/var/run/secrets/maytrain/snapshot-key/snapshot.key"]
+    assert volumes(pod)["maytrain-snapshot-key"]["secret"]["secretName"] == \
+        "demo-maytrain-snapshot-key"  # the sidecars' key: they use only a base sealed with it
     assert env(pack)["MAYTRAIN_STORE"] == "postgresql://maytrain@postgres.maytrain.svc:5432/maytrain"
     assert env(pack)["MAYTRAIN_STORE_PASSWORD_FILE"] == "/var/run/secrets/maytrain/store/password"
     assert volumes(pod)["maytrain-store-password"]["secret"]["secretName"] == "maytrain-store"
-    assert {"pack-tmp", "maytrain-store-password"} <= set(mounts(pack))
+    assert {"pack-tmp", "maytrain-store-password", "maytrain-snapshot-key"} <= set(mounts(pack))
     assert pack["securityContext"]["readOnlyRootFilesystem"] is True
     assert pack["resources"]["limits"]["memory"] == "1Gi"
     assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
@@ -63,3 +66,11 @@ def test_a_packing_url_with_a_password_is_refused(render, yaml, helm) -> None:
     with pytest.raises(helm.HelmError, match="store.pack.url must not carry a password"):
         render(postgres(yaml, schedule=NIGHTLY,
                         url="postgresql://packer:secret@postgres:5432/maytrain"))
+
+
+def test_without_snapshot_keys_the_pack_is_unsealed(render, yaml) -> None:
+    values = postgres(yaml, schedule=NIGHTLY)
+    values["sidecar"] = {**values.get("sidecar", {}), "snapshot": {"enabled": False}}
+    pod = cronjob_pod(render(values))
+    assert containers(pod)["pack"]["args"] == ["store", "pack", "--json"]
+    assert "maytrain-snapshot-key" not in volumes(pod)

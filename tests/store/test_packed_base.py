@@ -207,3 +207,39 @@ def test_a_spool_directory_that_cannot_be_written_reads_the_rows(
     follower = follower_of(store_url, spool_dir=str(blocked / "spool"))
     assert "reading every row" in caplog.text
     assert_same_as_the_rows(store, follower.index)
+
+
+KEY, OTHER_KEY = b"k" * 32, b"o" * 32
+
+
+def test_a_follower_with_a_snapshot_key_starts_from_a_base_sealed_with_it(
+        store, store_url, clock, rows_forbidden, follower_of) -> None:
+    fill(store, clock)
+    packed = store.pack(KEY)
+    assert packed.seal.startswith("hmac-sha256:") and store.packed_base_info() == packed
+    change_after_the_pack(store, clock)
+    follower = follower_of(store_url, packed_base_key=KEY)
+    assert_same_as_the_rows(store, follower.index)
+
+
+def forge_latest_write(store) -> None:
+    """A header field changed by whoever may write the pack's tables, the body left alone:
+    the SHA-256 still holds, only the seal tells."""
+    execute(store, "UPDATE packed_base SET latest_write = latest_write + 1")
+
+
+@pytest.mark.parametrize(("packed_with", "edit", "why"), [
+    pytest.param(None, None, "packed without one", id="unsealed"),
+    pytest.param(OTHER_KEY, None, "packed with another key", id="another-key"),
+    pytest.param(KEY, forge_latest_write, "or altered", id="header-altered"),
+])
+def test_a_follower_with_a_snapshot_key_reads_the_rows_unless_the_base_is_sealed_with_it(
+        store, store_url, clock, caplog, follower_of, packed_with, edit, why) -> None:
+    fill(store, clock)
+    store.pack(packed_with)
+    if edit is not None:
+        edit(store)
+    follower = follower_of(store_url, packed_base_key=KEY)
+    assert "not sealed with this sidecar's snapshot key" in caplog.text and why in caplog.text
+    assert "reading every row" in caplog.text
+    assert_same_as_the_rows(store, follower.index)

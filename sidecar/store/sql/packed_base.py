@@ -9,7 +9,9 @@ that finds either wrong reads the rows instead (the follower decides that, not t
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 from typing import Any, BinaryIO
 
 from ...core.compact import LAYOUT, MAGIC
@@ -22,7 +24,17 @@ PART_BYTES = 4 << 20
 BASE_LAYOUT = f"{MAGIC.decode('ascii')}/{LAYOUT}"
 """The compact index's layout this maytrain reads and writes."""
 _COLUMNS = ("version", "chain", "layout", "parts", "body_bytes", "body_sha256",
-            "latest_write", "packed_at")
+            "latest_write", "packed_at", "seal")
+SEAL_SCHEME = "hmac-sha256"
+
+
+def header_seal(info: PackedBaseInfo, key: bytes) -> str:
+    """The seal a pack with `key` gives its header: an HMAC over every field that says what
+    the body is, so only a holder of the sidecars' snapshot key can make a base they use."""
+    payload = "\n".join(str(field) for field in (
+        info.layout, info.version, info.chain, info.parts, info.body_bytes, info.body_sha256,
+        info.latest_write, info.packed_at)).encode()
+    return f"{SEAL_SCHEME}:{hmac.new(key, payload, hashlib.sha256).hexdigest()}"
 
 
 def read_info(conn: Any) -> PackedBaseInfo | None:
@@ -42,15 +54,19 @@ def copy_parts(conn: Any, dialect: SqlDialect, info: PackedBaseInfo, out: Binary
 
 
 def write_base(conn: Any, dialect: SqlDialect, version: int, chain: str, body: memoryview,
-               latest_write: Micros | None, packed_at: Micros) -> PackedBaseInfo:
+               latest_write: Micros | None, packed_at: Micros,
+               key: bytes | None = None) -> PackedBaseInfo:
     """Replace the store's packed base with `body` at `version`, in the caller's write
-    transaction; a base the store already holds at a later version is kept instead."""
+    transaction, sealed with `key` if given; a base the store already holds at a later
+    version is kept instead."""
     current = read_info(conn)
     if current is not None and current.version > version:
         return current
     parts = max(1, -(-len(body) // PART_BYTES))
     info = PackedBaseInfo(version, chain, BASE_LAYOUT, parts, len(body),
                           hashlib.sha256(body).hexdigest(), latest_write, packed_at)
+    if key is not None:
+        info = dataclasses.replace(info, seal=header_seal(info, key))
     conn.execute("DELETE FROM packed_base_parts")
     conn.execute("DELETE FROM packed_base")
     conn.execute(f"INSERT INTO packed_base (id, {', '.join(_COLUMNS)}) VALUES (1, "

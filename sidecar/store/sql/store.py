@@ -84,9 +84,10 @@ class SqlStore(SqlReads, WritingStore):
         with self._lock:
             self._conn.close()
 
-    def pack(self) -> PackedBaseInfo:
-        """Keep every account at the current version as the store's packed base, replacing
-        the one before (unless a later one landed meanwhile); its header. The rows are read
+    def pack(self, key: bytes | None = None) -> PackedBaseInfo:
+        """Keep every account at the current version as the store's packed base, sealed with
+        the sidecars' snapshot `key` if given, replacing the one before (unless a later one
+        landed meanwhile); its header. The rows are read
         in one transaction, the base written in another: it is labelled with the version
         it was read at, so writes between the two are the feed's, after it."""
         with self._reading() as conn:
@@ -97,7 +98,7 @@ class SqlStore(SqlReads, WritingStore):
             try:
                 self._conn.execute(self.dialect.begin_write)
                 info = packed_base.write_base(self._conn, self.dialect, version, chain,
-                                              memoryview(body), latest, self._clock())
+                                              memoryview(body), latest, self._clock(), key)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._rollback()

@@ -14,7 +14,9 @@ CREATE TABLE packed_base (
   body_bytes   bigint  NOT NULL,
   body_sha256  text    NOT NULL,
   latest_write bigint,            -- the latest time a row in it was written at
-  packed_at    bigint  NOT NULL
+  packed_at    bigint  NOT NULL,
+  seal         text NOT NULL DEFAULT ''  -- hmac-sha256:HEX over the header, by a pack with a
+                                            -- snapshot key; '' by one without
 );
 
 CREATE TABLE packed_base_parts (

@@ -14,7 +14,9 @@ CREATE TABLE packed_base (
   body_bytes   INTEGER NOT NULL,
   body_sha256  TEXT    NOT NULL,
   latest_write INTEGER,           -- the latest time a row in it was written at
-  packed_at    INTEGER NOT NULL
+  packed_at    INTEGER NOT NULL,
+  seal         TEXT NOT NULL DEFAULT ''  -- hmac-sha256:HEX over the header, by a pack with a
+                                            -- snapshot key; '' by one without
 );
 
 CREATE TABLE packed_base_parts (
