@@ -11,6 +11,8 @@ too; `collected_at` is applied per record, so sharing never changes a verdict.
 from __future__ import annotations
 
 import struct
+import weakref
+from typing import Any
 
 from .explanations import explained, fixed_explained
 from .index import AccountState, ConsentIndex
@@ -289,15 +291,17 @@ class PlanCache:
 
     def __init__(self, limit: int = 65_536) -> None:
         self.limit = limit
-        # One tuple, swapped whole: a thread never pairs one index's content with another's plans.
-        self._held: tuple[object, object, Policy, dict[PlanKey, Spanned]] | None = None
+        # One tuple, swapped whole: a thread never pairs one index's content with another's
+        # plans. The base is held weakly: a base the follower has let go (a cold start's
+        # buffer, rebased onto the mapped snapshot file) must not live on for the cache.
+        self._held: tuple[weakref.ref[Any], object, Policy, dict[PlanKey, Spanned]] | None = None
 
     def plans_for(self, index: ConsentIndex, policy: Policy) -> dict[PlanKey, Spanned]:
         """The plans made on this index's data under `policy` (empty after a change)."""
         held = self._held
-        if held is None or held[0] is not index.base or held[1] is not index.overlay \
+        if held is None or held[0]() is not index.base or held[1] is not index.overlay \
                 or held[2] is not policy:
-            held = self._held = (index.base, index.overlay, policy, {})
+            held = self._held = (weakref.ref(index.base), index.overlay, policy, {})
         plans = held[3]
         if len(plans) >= self.limit:
             plans.clear()

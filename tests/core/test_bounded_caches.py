@@ -122,3 +122,20 @@ def test_sources_of_an_undeclared_category_are_worked_out_and_not_kept() -> None
     for i in range(1_000):
         assert policy.sources(f"customer_content.derived.x{i}") == ("customer_content",)
     assert len(policy._sources) == held == len(policy.categories.nodes)
+
+
+def test_the_plan_cache_does_not_keep_a_replaced_index_alive() -> None:
+    """A cold start's index lives in its own buffer until the follower moves onto the
+    mapped snapshot file; plans made on it before must not keep that buffer resident."""
+    import weakref
+
+    cache, policy = PlanCache(), load_policy()
+    index = ConsentIndex.build(1, [Account("acme", "US")], synced_at=NOW)
+    decide_batch([RECORD], index, policy, NOW, cache=cache)
+    assert cache.plans_for(index, policy)  # a plan was kept for this index
+    base = weakref.ref(index.base)
+    del index
+    gc.collect()
+    assert base() is None
+    later = ConsentIndex.build(2, [Account("acme", "US")], synced_at=NOW)
+    assert cache.plans_for(later, policy) == {}  # the new index starts with no plans
