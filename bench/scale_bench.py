@@ -182,7 +182,8 @@ def packed_start(url: str, workdir: Path, key: Path, base: dict[str, float]) -> 
     """`store pack`'s time, then a cold start from the pack (a new pod: an empty snapshot
     directory) to SERVING, and its memory once serving."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sidecar.cli", "store", "pack", "--store", url],
+    subprocess.run([sys.executable, "-m", "sidecar.cli", "store", "pack", "--store", url,
+                    "--snapshot-key-file", str(key)],  # sealed: a keyed sidecar wants that
                    check=True, cwd=ROOT, capture_output=True)
     figures = {"pack_s": time.perf_counter() - began}
     fresh = workdir / "new-pod" / "snapshot.bin"
@@ -191,7 +192,7 @@ def packed_start(url: str, workdir: Path, key: Path, base: dict[str, float]) -> 
     memory = memory_mb(packed.process.pid)
     figures["packed_anon_mb"] = memory["RssAnon"] - base["RssAnon"]
     packed.stop()
-    if "packed base" not in packed.log.read_text():
+    if "loaded the store's packed base" not in packed.log.read_text():
         raise SystemExit(f"the cold start did not read the pack:\n{packed.log.read_text()[-3000:]}")
     return figures
 
