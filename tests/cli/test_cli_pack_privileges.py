@@ -53,3 +53,43 @@ def test_a_writer_without_the_packs_privileges_imports_and_is_told_why_it_was_no
             assert packed.code == 1 and "permission denied" in packed.err
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT version FROM packed_base").fetchone() == (0,)
+
+
+def test_a_sidecar_role_that_may_not_read_the_base_starts_from_the_rows(caplog) -> None:
+    """A read-only role granted table by table before schema 3 has no SELECT on the packed
+    base: the cold start says so and reads the rows, rather than never serving."""
+    import logging
+
+    from sidecar.policy_files import load_policy
+    from sidecar.store import AccountRequest, open_store
+    from sidecar.sync import StoreFollower
+
+    with temporary_database(server_url(), "maytrain_pack") as url:
+        with open_store(url, create=True, policy=load_policy()) as store:
+            store.write([AccountRequest("acme", "DE")], actor="t")
+            store.pack()
+        role = unique_name("maytrain_reader")
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            tables = [name for (name,) in admin.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename NOT LIKE 'packed_base%'")]
+            admin.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, tables)), sql.Identifier(role)))
+        try:
+            reader_url = url.replace("://postgres@", f"://{role}@")
+            caplog.set_level(logging.INFO, "maytrain.sync")
+            follower = StoreFollower(lambda: open_store(reader_url, policy=load_policy()))
+            try:
+                follower.refresh()
+                assert follower.last_error == ""
+                assert follower.index is not None
+                assert follower.index.state("acme").account is not None
+                assert "packed base was not used" in caplog.text
+                assert "permission denied" in caplog.text
+            finally:
+                follower.close()
+        finally:
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+                admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
