@@ -26,6 +26,7 @@ from pathlib import Path
 
 import grpc
 from grpc_bench import batch_rate, free_port, make_store, maytrain, records, wait_ready
+from processes import workers_available
 
 from maytrain.v1 import consent_check_service_pb2_grpc as pb_grpc
 
@@ -46,10 +47,12 @@ def configurations(workdir: Path) -> dict[str, list[str]]:
     }
 
 
-def start(store: str, extra: list[str]) -> tuple[subprocess.Popen, str]:
+def start(store: str, extra: list[str], one: list[str]) -> tuple[subprocess.Popen, str]:
     address = f"127.0.0.1:{free_port()}"
+    # One serving process, as in grpc_bench.py: the CPU read below is that process's own
+    # (with the default --workers its supervisor's, which serves nothing).
     process = subprocess.Popen([*maytrain(), "serve", "--store", store, "--listen", address,
-                                *extra], stderr=subprocess.DEVNULL)
+                                *one, *extra], stderr=subprocess.DEVNULL)
     return process, address
 
 
@@ -102,7 +105,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         store = make_store(workdir, args.accounts)
-        servers = {name: start(store, extra) for name, extra in configurations(workdir).items()}
+        one = ["--workers", "1"] if workers_available() else []
+        servers = {name: start(store, extra, one)
+                   for name, extra in configurations(workdir).items()}
         try:
             rates, cpu = measure(servers, pool, args.rounds, args.seconds)
         finally:
