@@ -232,6 +232,8 @@ def forge_latest_write(store) -> None:
     pytest.param(None, None, "packed without one", id="unsealed"),
     pytest.param(OTHER_KEY, None, "packed with another key", id="another-key"),
     pytest.param(KEY, forge_latest_write, "or altered", id="header-altered"),
+    pytest.param(KEY, lambda store: execute(store, "UPDATE packed_base SET seal = 'hmac-é'"),
+                 "or altered", id="non-ascii-seal"),
 ])
 def test_a_follower_with_a_snapshot_key_reads_the_rows_unless_the_base_is_sealed_with_it(
         store, store_url, clock, caplog, follower_of, packed_with, edit, why) -> None:
