@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from ...core.compact import LAYOUT, MAGIC
 from ...core.model import Micros
+from ..errors import StoreError
 from ..protocol import PackedBaseInfo
 from .dialect import SqlDialect
 
@@ -37,10 +38,21 @@ def header_seal(info: PackedBaseInfo, key: bytes) -> str:
     return f"{SEAL_SCHEME}:{hmac.new(key, payload, hashlib.sha256).hexdigest()}"
 
 
+_TYPES = (int, str, str, int, int, str, (int, type(None)), int, str)
+"""What each of _COLUMNS must hold: SQLite keeps whatever a hand edit puts there."""
+
+
 def read_info(conn: Any) -> PackedBaseInfo | None:
-    """The store's packed base's header, or None when none was packed."""
+    """The store's packed base's header, or None when none was packed; StoreError when a
+    field holds a value of the wrong kind (edited by hand)."""
     found = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM packed_base WHERE id = 1").fetchone()
-    return None if found is None else PackedBaseInfo(*found)
+    if found is None:
+        return None
+    for name, value, kind in zip(_COLUMNS, found, _TYPES, strict=True):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise StoreError(f"the store's packed base has a malformed header: {name} holds "
+                             f"{type(value).__name__} {value!r}; run `maytrain store pack`")
+    return PackedBaseInfo(*found)
 
 
 def copy_parts(conn: Any, dialect: SqlDialect, info: PackedBaseInfo, out: BinaryIO) -> None:
@@ -59,7 +71,10 @@ def write_base(conn: Any, dialect: SqlDialect, version: int, chain: str, body: m
     """Replace the store's packed base with `body` at `version`, in the caller's write
     transaction, sealed with `key` if given; a base the store already holds at a later
     version is kept instead."""
-    current = read_info(conn)
+    try:
+        current = read_info(conn)
+    except StoreError:  # a malformed header: what this pack is here to replace
+        current = None
     if current is not None and current.version > version:
         return current
     parts = max(1, -(-len(body) // PART_BYTES))
