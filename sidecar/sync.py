@@ -297,6 +297,10 @@ class StoreFollower:
             # base (granted before schema 3); a store that is down fails the rows too.
             log.warning("the store's packed base was not used (%s); reading every row", exc)
             return None
+        except Exception as exc:  # the base is a cache: whatever is wrong with it, read the truth
+            log.warning("the store's packed base was not used (%s: %s); reading every row",
+                        type(exc).__name__, exc)
+            return None
         try:
             _check_history(reader, info.version, info.chain)
             index, chain = self._catch_up(reader, ConsentIndex.on(base, info.version),

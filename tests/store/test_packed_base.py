@@ -261,3 +261,20 @@ def test_a_header_edited_to_hold_the_wrong_kind_of_value_reads_the_rows(
     assert "malformed header" in caplog.text and "reading every row" in caplog.text
     assert_same_as_the_rows(store, follower.index)
     assert store.pack().version == store.version()  # what the warning says to run mends it
+
+
+def test_any_unforeseen_failure_with_the_base_reads_the_rows(store, store_url, clock, caplog,
+                                                            follower_of, monkeypatch) -> None:
+    """The base is a cache: a failure no check foresaw (a bug, here raised on purpose) is a
+    warning and a start from the rows, never a sidecar that cannot start."""
+    import sidecar.sync
+
+    def broken(*_):
+        raise RuntimeError("a failure no check foresaw")
+
+    fill(store, clock)
+    store.pack()
+    monkeypatch.setattr(sidecar.sync, "proven_base", broken)
+    follower = follower_of(store_url)
+    assert "RuntimeError: a failure no check foresaw" in caplog.text
+    assert_same_as_the_rows(store, follower.index)
