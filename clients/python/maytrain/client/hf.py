@@ -9,9 +9,11 @@ imported on first use.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -86,8 +88,9 @@ def filter_dataset(dataset: Dataset, target: str | None = None, *,
     as keywords)."""
     mask = ConsentMask(target, columns=columns, min_consent_version=min_consent_version, **options)
     fingerprint = consent_fingerprint(dataset, mask, "filter", reuse_seconds)
-    return dataset.filter(mask, batched=True, batch_size=batch_size, num_proc=num_proc,
-                          new_fingerprint=fingerprint)
+    with _forking(num_proc):
+        return dataset.filter(mask, batched=True, batch_size=batch_size, num_proc=num_proc,
+                              new_fingerprint=fingerprint)
 
 
 def with_decisions(dataset: Dataset, target: str | None = None, *,
@@ -98,8 +101,25 @@ def with_decisions(dataset: Dataset, target: str | None = None, *,
     decide = DecisionColumns(target, columns=columns, min_consent_version=min_consent_version,
                              **options)
     fingerprint = consent_fingerprint(dataset, decide, "decisions", reuse_seconds)
-    return dataset.map(decide, batched=True, batch_size=batch_size, num_proc=num_proc,
-                       new_fingerprint=fingerprint)
+    with _forking(num_proc):
+        return dataset.map(decide, batched=True, batch_size=batch_size, num_proc=num_proc,
+                           new_fingerprint=fingerprint)
+
+
+@contextlib.contextmanager
+def _forking(num_proc: int | None) -> Iterator[None]:
+    """While datasets forks its `num_proc` workers: this process's garbage collected and the
+    rest frozen, so no worker's collector runs a destructor of a gRPC object it inherited
+    (gRPC's state after fork is not its own: such a destructor can crash the worker)."""
+    if not num_proc or num_proc < 2:
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def consent_fingerprint(dataset: Dataset, mask: ConsentMask, transform: str,
