@@ -11,12 +11,12 @@ A base that fails is not used, and the cold start reads the rows instead.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import mmap
 import os
 from typing import BinaryIO
 
 from .core.errors import MaytrainError
+from .snapshot_seal import same_seal
 from .store.protocol import PackedBaseInfo
 from .store.sql.packed_base import BASE_LAYOUT, header_seal
 
@@ -31,7 +31,7 @@ def proven_base(spool: BinaryIO, info: PackedBaseInfo, key: bytes | None = None)
     if info.layout != BASE_LAYOUT:
         raise PackedBaseRefused(f"layout {info.layout!r}, not {BASE_LAYOUT!r} (another version "
                                 "of maytrain packed it)")
-    if key is not None and not _same(info.seal, header_seal(info, key)):
+    if key is not None and not same_seal(info.seal, header_seal(info, key)):
         raise PackedBaseRefused(
             "not sealed with this sidecar's snapshot key" + (
                 " (packed without one: run `maytrain store pack --snapshot-key-file`)"
@@ -47,8 +47,3 @@ def proven_base(spool: BinaryIO, info: PackedBaseInfo, key: bytes | None = None)
                                 "proves (damaged or edited)")
     return body
 
-
-def _same(found: object, wanted: str) -> bool:
-    """A constant-time comparison of the stored seal with the one wanted, whatever the store
-    holds (compare_digest refuses a str with non-ASCII characters: compare bytes)."""
-    return hmac.compare_digest(str(found).encode("utf-8", "surrogatepass"), wanted.encode())

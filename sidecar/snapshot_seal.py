@@ -61,11 +61,17 @@ def seal_problem(payload: bytes, sealed_with: object, digest: object, key: bytes
     wanted = scheme(key)
     if sealed_with != wanted:
         return f"sealed with {sealed_with!r}, but this sidecar accepts only {wanted!r}"
-    if not isinstance(digest, str) or not hmac.compare_digest(seal(payload, key), digest):
+    if not isinstance(digest, str) or not same_seal(digest, seal(payload, key)):
         if key is None:
             return "checksum mismatch (corrupt or truncated)"
         return "authentication failed (not written with this sidecar's key, or altered)"
     return ""
+
+
+def same_seal(found: str, wanted: str) -> bool:
+    """Whether a seal read from a file or a store is the one wanted, in constant time, whatever
+    text it holds (compare_digest raises on a str with non-ASCII characters: compare bytes)."""
+    return hmac.compare_digest(found.encode("utf-8", "surrogatepass"), wanted.encode())
 
 
 def future_problem(synced_at: Micros, now: Micros, tolerance: Micros = FUTURE_TOLERANCE) -> str:

@@ -106,6 +106,17 @@ def test_a_header_edited_in_place_fails_its_seal(tmp_path: Path, field, value) -
     refused(path, "checksum mismatch")
 
 
+@pytest.mark.parametrize("key", [None, KEY], ids=["unkeyed", "keyed"])
+def test_a_seal_edited_to_non_ascii_text_is_refused_not_a_crash(tmp_path: Path, key) -> None:
+    """compare_digest raises TypeError on such a str: the file must be refused instead."""
+    path = saved(tmp_path, key)
+    line = header_of(path)
+    line["digest"] = "é" * 64
+    edited = json.dumps(line, ensure_ascii=False).encode() + b"\n"
+    path.write_bytes(edited.ljust(HEADER_PAGE, b"\0") + path.read_bytes()[HEADER_PAGE:])
+    refused(path, "checksum mismatch" if key is None else "authentication failed", key)
+
+
 def forge(path: Path, index: ConsentIndex, key: bytes | None) -> None:
     """What a forger does: write a file of its own choosing, sealed with `key`."""
     write_index(path, index, STORE, key)
