@@ -39,10 +39,8 @@ from .clock import Clock, wall_clock
 from .core.compact import CompactBase
 from .core.index import AccountRows, ConsentIndex
 from .core.model import Change, ConsentEntry, Erasure, Micros, StoreRow
-from .core.packed import CorruptRecordError
-from .packed_base import PackedBaseRefused, proven_base
+from .packed_base import proven_base
 from .store.chain import chain_of
-from .store.errors import StoreError
 from .store.protocol import ConsentReader, PushingReader
 
 log = logging.getLogger("maytrain.sync")
@@ -292,12 +290,9 @@ class StoreFollower:
                 if info is None:
                     return None
                 base = CompactBase(proven_base(spool, info, self._packed_base_key))
-        except (OSError, PackedBaseRefused, CorruptRecordError, StoreError) as exc:
-            # A store error here is most often a role that may read the rows but not the
-            # base (granted before schema 3); a store that is down fails the rows too.
-            log.warning("the store's packed base was not used (%s); reading every row", exc)
-            return None
         except Exception as exc:  # the base is a cache: whatever is wrong with it, read the truth
+            # Most often a check failed (PackedBaseRefused), or the role may read the rows but
+            # not the base (granted before schema 3); a store that is down fails the rows too.
             log.warning("the store's packed base was not used (%s: %s); reading every row",
                         type(exc).__name__, exc)
             return None

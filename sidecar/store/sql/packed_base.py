@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import hmac
 from typing import Any, BinaryIO
 
 from ...core.compact import LAYOUT, MAGIC
 from ...core.model import Micros
+from ...snapshot_seal import HMAC_SHA256, seal
 from ..errors import StoreError
 from ..protocol import PackedBaseInfo
 from .dialect import SqlDialect
@@ -26,7 +26,6 @@ BASE_LAYOUT = f"{MAGIC.decode('ascii')}/{LAYOUT}"
 """The compact index's layout this maytrain reads and writes."""
 _COLUMNS = ("version", "chain", "layout", "parts", "body_bytes", "body_sha256",
             "latest_write", "packed_at", "seal")
-SEAL_SCHEME = "hmac-sha256"
 
 
 def header_seal(info: PackedBaseInfo, key: bytes) -> str:
@@ -35,7 +34,7 @@ def header_seal(info: PackedBaseInfo, key: bytes) -> str:
     payload = "\n".join(str(field) for field in (
         info.layout, info.version, info.chain, info.parts, info.body_bytes, info.body_sha256,
         info.latest_write, info.packed_at)).encode()
-    return f"{SEAL_SCHEME}:{hmac.new(key, payload, hashlib.sha256).hexdigest()}"
+    return f"{HMAC_SHA256}:{seal(payload, key)}"
 
 
 _TYPES = (int, str, str, int, int, str, (int, type(None)), int, str)

@@ -87,9 +87,9 @@ class SqlStore(SqlReads, WritingStore):
     def pack(self, key: bytes | None = None) -> PackedBaseInfo:
         """Keep every account at the current version as the store's packed base, sealed with
         the sidecars' snapshot `key` if given, replacing the one before (unless a later one
-        landed meanwhile); its header. The rows are read
-        in one transaction, the base written in another: it is labelled with the version
-        it was read at, so writes between the two are the feed's, after it."""
+        landed meanwhile); its header. The rows are read in one transaction, the base
+        written in another: it is labelled with the version it was read at, so writes
+        between the two are the feed's, after it."""
         with self._reading() as conn:
             version = counter(conn)
             chain = chain_at(conn, self.dialect, version) or ""
