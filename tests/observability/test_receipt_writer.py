@@ -39,9 +39,9 @@ def writer(directory: Path, limits: SpoolLimits | None = None, **options) -> Rec
 class SlowSpool(Spool):
     """A spool on a slow disk: every append takes a while."""
 
-    def append(self, data: bytes, start: str) -> None:
+    def append(self, parts, start: str, receipts: int = 0) -> None:
         time.sleep(0.002)
-        super().append(data, start)
+        super().append(parts, start, receipts)
 
 
 def test_every_decision_becomes_one_receipt_with_every_field(tmp_path):
@@ -157,9 +157,21 @@ def test_the_cap_deletes_the_oldest_files_and_counts_their_receipts(tmp_path, ca
     assert any("to keep the spool under its cap" in r.getMessage() for r in caplog.records)
 
 
+def test_a_lower_cap_at_restart_counts_the_receipts_of_an_earlier_runs_files(tmp_path):
+    earlier = writer(tmp_path, SpoolLimits(file_bytes=5_000))
+    for k in range(20):
+        earlier.decided(batch(10, start=k * 10, rpc='Check"Batch\\'))  # escapes before count
+    assert earlier.close().written == 200
+
+    later = writer(tmp_path, SpoolLimits(file_bytes=5_000, max_bytes=12_000))
+    counts = later.close()
+
+    assert counts.deleted > 0 and counts.deleted + len(lines_in(tmp_path)) == 200
+
+
 def test_a_failed_write_is_counted_and_logged(tmp_path, caplog):
     class FullDisk(Spool):
-        def append(self, data: bytes, start: str) -> None:
+        def append(self, parts, start: str, receipts: int = 0) -> None:
             raise OSError(28, "No space left on device")
 
     spooled = ReceiptWriter(FullDisk(tmp_path))
@@ -193,7 +205,10 @@ def test_a_new_writer_continues_the_sequence(tmp_path):
     assert seqs == [1, 2]
 
 
-@pytest.mark.parametrize("text", ["%s", "100%", '"quoted"', "new\nline", "ünï"])
+TEXTS = ["%s", "100%", '"quoted"', "new\nline", "ünï", "back\\slash", '","', "\x7f", ""]
+
+
+@pytest.mark.parametrize("text", TEXTS)
 def test_any_id_survives_the_round_trip(tmp_path, text):
     spooled = writer(tmp_path)
     spooled.decided(DecidedBatch("Check", [Record(text, "c", "p", text, record_id=text)],
@@ -204,3 +219,16 @@ def test_any_id_survives_the_round_trip(tmp_path, text):
     (receipt,) = lines_in(tmp_path)
     assert receipt["account"] == receipt["user"] == receipt["record_id"] == text
     assert receipt["policy_version"] == text
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_one_odd_value_among_plain_ones_survives_the_round_trip(tmp_path, text):
+    ids = ["plain-0", text, "plain-2"]
+    records = [Record("acct", "c", "p", record_id=i) for i in ids]
+    spooled = writer(tmp_path)
+    spooled.decided(DecidedBatch("CheckBatch", records,
+                                 [Decision(Reason.DENIED_ERASURE, Rule.ERASURE)] * 3, NOW, 1,
+                                 "v", 0.0))
+    spooled.close()
+
+    assert [r["record_id"] for r in lines_in(tmp_path)] == ids

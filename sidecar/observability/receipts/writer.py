@@ -55,7 +55,7 @@ class ReceiptWriter:
         self.fsync_every, self.report_every = fsync_every, report_every
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
-        self._items: deque[tuple[bytes, int]] = deque()  # spool lines, and their receipts
+        self._items: deque[tuple[list[bytes], int]] = deque()  # lines (parts), receipts
         self._queued = 0  # receipts in memory: reserved, queued, or in the writer's hands
         self._formatting = 0  # checks that reserved room and are formatting their line
         self._closing = self._warned_closed = False
@@ -160,14 +160,14 @@ class ReceiptWriter:
         sync_in = self.fsync_every - (now - last_sync) if self._unsynced else self.report_every
         return max(0.01, min(sync_in, self.report_every - (now - last_report)))
 
-    def _write(self, item: tuple[bytes, int]) -> None:
-        data, count = item
+    def _write(self, item: tuple[list[bytes], int]) -> None:
+        parts, count = item
         try:
-            if self.spool.rotation_due(len(data)):
+            if self.spool.rotation_due(sum(map(len, parts))):
                 self._sync()
                 self.spool.close()
                 self._deleted_files(self.spool.trim(reserve=self.spool.limits.file_bytes))
-            self.spool.append(data, line_time(data))
+            self.spool.append(parts, line_time(parts[0]), count)
         except OSError as exc:
             with self._lock:
                 self._queued -= count
