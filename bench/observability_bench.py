@@ -106,35 +106,48 @@ def measure(servers: dict[str, tuple[subprocess.Popen, str]], pool: list, rounds
             channel.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    args = parser.parse_args()
+def run(accounts: int = 10_000, rounds: int = 5, seconds: float = 2.0) -> dict:
+    """The figures: per server, its median rate, its ratio to plain, its CPU per record and,
+    for a server with receipts, the CheckBatch decisions it was sent and spooled."""
     rng = random.Random(1)
-    pool = records(BATCH, rng.sample(range(args.accounts), 100), rng)
+    pool = records(BATCH, rng.sample(range(accounts), 100), rng)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        store = make_store(workdir, args.accounts)
+        store = make_store(workdir, accounts)
         one = ["--workers", "1"] if workers_available() else []
         servers = {name: start(store, extra, one)
                    for name, extra in configurations(workdir).items()}
         sent = dict.fromkeys(servers, 0)
         try:
-            rates, cpu = measure(servers, pool, args.rounds, args.seconds, sent)
+            rates, cpu = measure(servers, pool, rounds, seconds, sent)
         finally:
             for process, _ in servers.values():
                 process.terminate()  # the receipt writers write what they hold, and stop
                 process.wait()
             time.sleep(0.1)
         spooled = {name: spooled_batch_receipts(workdir / spool) for name, spool in SPOOLS.items()}
-    report(rates, cpu)
-    for name, count in spooled.items():
-        missing = sent[name] - count
-        print(f"receipts  {name:9} {count:,} of {sent[name]:,} CheckBatch decisions in the "
-              f"spool" + (f": {missing:,} DROPPED (the rate above is not the cost of "
-                          f"writing them all)" if missing else ", none dropped"))
+    servers_figures = {}
+    for name, values in rates.items():
+        figure = {"rps": statistics.median(values), "rps_min": min(values),
+                  "rps_max": max(values), "ratio": paired(values, rates["plain"]),
+                  "target": TARGETS.get(name)}
+        if cpu[name] and len(cpu[name]) == len(cpu["plain"]):
+            figure["cpu_us_per_record"] = statistics.median(cpu[name]) * 1e6
+            figure["cpu_ratio"] = paired(cpu["plain"], cpu[name])
+        if name in spooled:
+            figure["sent"], figure["spooled"] = sent[name], spooled[name]
+        servers_figures[name] = figure
+    return {"accounts": accounts, "records_per_call": BATCH, "rounds": rounds,
+            "seconds_per_round": seconds, "servers": servers_figures}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    args = parser.parse_args()
+    report(run(args.accounts, args.rounds, args.seconds))
 
 
 def spooled_batch_receipts(spool: Path) -> int:
@@ -153,18 +166,24 @@ def paired(values: list[float], base: list[float]) -> float:
     return statistics.median(v / b for v, b in zip(values, base, strict=True))
 
 
-def report(rates: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
-    for name, values in rates.items():
-        ratio, target = paired(values, rates["plain"]), TARGETS.get(name)
+def report(figures: dict) -> None:
+    for name, f in figures["servers"].items():
+        target = f["target"]
         verdict = "" if target is None else (
-            f" (target >= {target:.2f}: {'met' if ratio >= target else 'MISSED'})")
-        line = (f"CheckBatch {BATCH} records  {name:9} {statistics.median(values):>10,.0f} "
-                f"rec/s median [{min(values):,.0f}..{max(values):,.0f}] | {ratio:.3f} of "
+            f" (target >= {target:.2f}: {'met' if f['ratio'] >= target else 'MISSED'})")
+        line = (f"CheckBatch {BATCH} records  {name:9} {f['rps']:>10,.0f} rec/s median "
+                f"[{f['rps_min']:,.0f}..{f['rps_max']:,.0f}] | {f['ratio']:.3f} of "
                 f"plain{verdict}")
-        if cpu[name] and len(cpu[name]) == len(cpu["plain"]):
-            line += (f" | CPU {statistics.median(cpu[name]) * 1e6:.2f} us/record, plain's "
-                     f"rate x {paired(cpu['plain'], cpu[name]):.3f}")
+        if "cpu_us_per_record" in f:
+            line += (f" | CPU {f['cpu_us_per_record']:.2f} us/record, plain's "
+                     f"rate x {f['cpu_ratio']:.3f}")
         print(line)
+    for name, f in figures["servers"].items():
+        if "sent" in f:
+            missing = f["sent"] - f["spooled"]
+            print(f"receipts  {name:9} {f['spooled']:,} of {f['sent']:,} CheckBatch decisions "
+                  f"in the spool" + (f": {missing:,} DROPPED (the rate above is not the cost "
+                                     f"of writing them all)" if missing else ", none dropped"))
 
 
 if __name__ == "__main__":

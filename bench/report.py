@@ -26,6 +26,7 @@ from pathlib import Path
 import grpc
 import grpc_bench
 import numpy
+import observability_bench
 import workers_bench
 from google.protobuf import __version__ as protobuf_version
 from google.protobuf.internal import api_implementation
@@ -79,6 +80,8 @@ def measure(quick: bool) -> dict:
     grpc_args = {"rounds": 1, "seconds": 0.3, "calls": 500} if quick else {
         "rounds": 3, "seconds": 1.5, "calls": 5000}
     workers_args = {"rounds": 1, "seconds": 1.5} if quick else {"rounds": 3, "seconds": 3.0}
+    observability_args = {"rounds": 1, "seconds": 0.5} if quick else {"rounds": 9,
+                                                                      "seconds": 1.5}
     figures = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                "machine": machine(), "revision": revision(), "quick": quick,
                "load_average_before": os.getloadavg()[0]}
@@ -86,6 +89,8 @@ def measure(quick: bool) -> dict:
     figures["grpc"] = grpc_bench.run(progress=say, **grpc_args)
     say("== --workers 1 against --workers 2")
     figures["workers"] = workers_bench.run(**workers_args)
+    say("== the cost of metrics and of receipts at sample 1.0")
+    figures["observability"] = observability_bench.run(**observability_args)
     say("== scale: memory and start at 10,000 and 1,000,000 accounts")
     figures["scale"] = scale_section()
     figures["load_average_after"] = os.getloadavg()[0]

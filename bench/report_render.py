@@ -22,7 +22,10 @@ SCALE_ROWS = [("RSS above the interpreter, MB", "VmRSS_mb", "rss_mb", "<"),
 def render_markdown(f: dict) -> str:
     """The whole report, as Markdown."""
     parts = [header(f), targets_table(f), unary_section(f["grpc"]), batch_section(f["grpc"]),
-             workers_section(f["workers"]), scale_section(f["scale"])]
+             workers_section(f["workers"])]
+    if "observability" in f:  # reports from before it was measured render without it
+        parts.append(observability_section(f["observability"]))
+    parts.append(scale_section(f["scale"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -149,6 +152,29 @@ def workers_section(w: dict) -> str:
               "two servers. The headline ratio compares each server at the load that suits it "
               "best. On this machine the generators run on the same cores as the server: "
               "their share is in the table.", "", f"Limited by: {limits.workers(w)}"]
+    return "\n".join(lines)
+
+
+def observability_section(o: dict) -> str:
+    lines = ["## The cost of metrics and receipts (issue 16)", "",
+             "| sidecar | rec/s (median) | range | of plain | target | | CPU µs/record | "
+             "receipts spooled |", "|---|--:|---|--:|---|---|--:|---|"]
+    for name, s in o["servers"].items():
+        target = s["target"]
+        spooled = (f"{s['spooled']:,} of {s['sent']:,}" if "sent" in s else "")
+        cpu = f"{s['cpu_us_per_record']:.2f}" if "cpu_us_per_record" in s else ""
+        lines.append(f"| {name} | {s['rps']:,.0f} | {s['rps_min']:,.0f}–{s['rps_max']:,.0f} | "
+                     f"{s['ratio']:.2f} | {'' if target is None else f'>= {target}'} | "
+                     f"{'' if target is None else _verdict(s['ratio'] >= target)} | {cpu} | "
+                     f"{spooled} |")
+    lines += ["", f"Four `maytrain serve --workers 1` on one store, side by side: plain, "
+              "`--metrics-listen`, `--receipts` at sample 1.0 and both; `CheckBatch` of "
+              f"{o['records_per_call']:,} pipeline records, one call in flight, "
+              f"{o['rounds']} rounds of {o['seconds_per_round']} s per server in alternating "
+              "order; ratio = median of the per-round ratios to plain "
+              "(`bench/observability_bench.py`). Receipts spooled are counted in each "
+              "server's spool after it stopped: every decision it was sent is there, or the "
+              "row says how many were dropped.", "", f"Limited by: {limits.observability(o)}"]
     return "\n".join(lines)
 
 
