@@ -10,8 +10,6 @@ error kinds and the policy version; never an account, user or record id.
 from __future__ import annotations
 
 import math
-import operator
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -28,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from ..core.errors import InvalidValueError
 from ..core.index import ConsentIndex
 from ..core.model import Micros, Reason
-from .observers import DecidedBatch
+from .observers import DecidedBatch, reason_counts
 from .receipts.writer import ReceiptCounts
 
 RPCS = ("Check", "CheckBatch", "CheckStream", "CheckColumns")
@@ -58,7 +56,6 @@ NAMES = {
 }
 """Every metric family the sidecar exports, with its help text (the dashboard uses these)."""
 
-_REASON = operator.attrgetter("reason")
 # The *_created series double every counter's output and say only when the process started.
 disable_created_metrics()
 
@@ -103,7 +100,7 @@ class Metrics:
     def decided(self, batch: DecidedBatch) -> None:
         """Count a batch: one increment per distinct reason, one observation per histogram."""
         rpc = batch.rpc
-        for reason, count in Tally(map(_REASON, batch.decisions)).items():
+        for reason, count in reason_counts(batch.decisions).items():
             self._by_reason[rpc, reason].inc(count)
         duration, records = self._by_rpc[rpc]
         duration.observe(batch.seconds)

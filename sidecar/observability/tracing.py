@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import operator
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..core.model import Verdict
-from .observers import DecidedBatch
+from .observers import DecidedBatch, reason_counts
 
 log = logging.getLogger("maytrain.tracing")
 SERVICE = "maytrain.v1.ConsentCheckService"
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-_REASON = operator.attrgetter("reason")
 
 
 class Tracing:
@@ -41,7 +38,7 @@ class Tracing:
         trace when the call carried one (W3C traceparent)."""
         end = time.time_ns()
         headers = {key: value for key, value in batch.metadata() if isinstance(value, str)}
-        reasons = Counter(map(_REASON, batch.decisions))
+        reasons = reason_counts(batch.decisions)
         span = self.tracer.start_span(
             f"{SERVICE}/{batch.rpc}", context=self._propagate.extract(headers),
             kind=self._kind.SERVER, start_time=end - int(batch.seconds * 1e9),

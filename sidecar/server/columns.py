@@ -17,15 +17,17 @@ import numpy.typing as npt
 from maytrain.v1 import consent_check_service_pb2 as pb
 
 from ..core.columnar import Column, Columns
-from ..core.model import Decision, Rule
+from ..core.model import Decision, Reason, Rule
 from ..core.plans import PLAIN
 from .convert import _BAD_TIMESTAMP, _MAX_SECONDS, _MIN_SECONDS, WIRE
 
 _MIN_MICROS, _MAX_MICROS = _MIN_SECONDS * 1_000_000, _MAX_SECONDS * 1_000_000 + 999_999
 _WIRE_REASON = np.zeros(max(Rule) + 1, np.uint8)
 _ALLOWS = np.zeros(max(Rule) + 1, np.bool_)
+_REASON_OF = np.full(max(Rule) + 1, None, object)
 for _rule in Rule:
     _WIRE_REASON[_rule], _ALLOWS[_rule] = WIRE[_rule.reason][1], _rule.allows
+    _REASON_OF[_rule] = _rule.reason
 
 
 class ColumnsError(ValueError):
@@ -165,6 +167,19 @@ class RuleDecisions(Sequence[Decision]):
         plain = {int(rule): decision for rule, decision in PLAIN.items()}
         return (plain[r] for r in self.rules.tolist())
 
+    def reason_counts(self) -> dict[Reason, int]:
+        """How many decisions have each reason (metrics and traces count a call with it)."""
+        counts: dict[Reason, int] = {}
+        for rule, count in enumerate(np.bincount(self.rules).tolist()):
+            if count:
+                reason = Rule(rule).reason
+                counts[reason] = counts.get(reason, 0) + count
+        return counts
+
+    def reason_values(self, count: int) -> list[Reason]:
+        """The reasons of the first `count` decisions, as a list (for receipts)."""
+        return _REASON_OF[self.rules[:count]].tolist()  # type: ignore[no-any-return]
+
 
 class ColumnRecords(Sequence[Any]):
     """A columnar batch seen as records, made one by one only for those who read them."""
@@ -174,6 +189,20 @@ class ColumnRecords(Sequence[Any]):
 
     def __len__(self) -> int:
         return self.columns.size
+
+    def field_values(self, name: str, count: int) -> tuple[list[str], Sequence[str]]:
+        """Field `name` (a string field of Record) of the first `count` records, as a list,
+        and the distinct values it is drawn from (for receipts: what holds no character
+        JSON escapes is checked once per distinct value, not once per record)."""
+        column: Column = getattr(self.columns, name)
+        values = column.values
+        if not isinstance(values, list | tuple):  # a protobuf container makes a str per read
+            values = list(values)
+        if len(values) == 1:
+            return [values[0]] * count, values
+        table = np.empty(len(values), object)
+        table[:] = values
+        return table[column.codes[:count]].tolist(), values
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):

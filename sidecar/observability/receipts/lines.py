@@ -39,10 +39,11 @@ COLUMNS = ("record_id", "account", "user", "category", "purpose", "reason")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Record is a named tuple: an item getter is the cheapest way to a field of every record.
-_RECORD_COLUMNS = [operator.itemgetter(Record._fields.index(name)) for name in
-                   ("record_id", "account_id", "user_id", "data_category", "purpose")]
+_RECORD_FIELDS = ("record_id", "account_id", "user_id", "data_category", "purpose")
+_RECORD_COLUMNS = [operator.itemgetter(Record._fields.index(name)) for name in _RECORD_FIELDS]
 _REASON = operator.attrgetter("reason")
 VERDICTS = {reason.value: reason.verdict.value for reason in Reason}
+_REASON_VALUES = [reason.value for reason in Reason]
 # Printable ASCII but for the backslash and the quote: joined with '","', values made only
 # of these need no escaping, which one pass shows: deleting them leaves only the
 # separators' 2 * (n - 1) quotes.
@@ -73,30 +74,65 @@ def format_line(receipts: Receipts) -> list[bytes]:
     """The receipts as one spool line, ending in a newline, in parts to be written as they
     are (joining them would copy the line once more, holding the interpreter lock)."""
     batch, count = receipts.batch, receipts.count
-    records, decisions = receipts.records, receipts.decisions
-    if count < len(decisions):
-        records, decisions = records[:count], decisions[:count]
-    columns = [list(map(get, records)) for get in _RECORD_COLUMNS]
-    columns.append(list(map(_REASON, decisions)))
+    columns = _columns(receipts.records, receipts.decisions, count)
     parts = [f'{{"time":"{receipt_time(batch.now)}","rpc":{_quoted(batch.rpc)},'
              f'"consent_version":{int(batch.consent_version)},'
              f'"policy_version":{_quoted(batch.policy_version)},"receipts":{count}'
              .encode("ascii")]
-    for opening, column in zip(_OPENINGS, columns, strict=True):
-        parts += (opening, _joined(column), b'"]') if column else (opening[:-1], b"]")
+    for opening, (column, distinct) in zip(_OPENINGS, columns, strict=True):
+        parts += ((opening, _joined(column, distinct), b'"]') if column else
+                  (opening[:-1], b"]"))
     parts.append(b"}\n")
     return parts
 
 
-def _joined(column: list[str]) -> bytes:
-    """The column's values as the inside of a JSON array of strings (one pass over the
-    values: a second would cost as much again, the values being cold in the cache)."""
+Distinct = Sequence[str] | None
+"""The values a column is drawn from, when a columnar batch says (None: unknown)."""
+
+
+def _columns(records: Sequence[Record], decisions: Sequence[Decision],
+             count: int) -> list[tuple[list[str], Distinct]]:
+    """The receipt columns of the first `count` records, each with the values it is drawn
+    from where that is known. A columnar batch (CheckColumns) offers its fields whole
+    (`field_values`, `reason_values`); records made one by one would cost a hundred times
+    the call."""
+    fields = getattr(records, "field_values", None)
+    if fields is not None:
+        columns = [fields(name, count) for name in _RECORD_FIELDS]
+    else:
+        rows = records if count == len(records) else records[:count]
+        columns = [(list(map(get, rows)), None) for get in _RECORD_COLUMNS]
+    reasons = getattr(decisions, "reason_values", None)
+    if reasons is not None:
+        columns.append((reasons(count), _REASON_VALUES))
+    else:
+        rows = decisions if count == len(decisions) else decisions[:count]
+        columns.append((list(map(_REASON, rows)), _REASON_VALUES))
+    return columns
+
+
+def _joined(column: list[str], distinct: Distinct) -> bytes:
+    """The column's values as the inside of a JSON array of strings. Checked for what JSON
+    escapes in one pass over the joined text (a second would cost as much again, the values
+    being cold in the cache), or over the distinct values when they are known."""
     text = '","'.join(column)
-    if text.isascii():  # O(1): CPython knows
-        data = text.encode("ascii")
-        if len(data.translate(None, _PLAIN)) == 2 * (len(column) - 1):
-            return data
+    if distinct is not None and _plain(distinct):
+        return text.encode("ascii")
+    if distinct is None and _plain_joined(text, len(column)):
+        return text.encode("ascii")
     return '","'.join(_quoted(value)[1:-1] for value in column).encode("ascii")  # rare
+
+
+def _plain(values: Sequence[str]) -> bool:
+    """True when no value holds a character JSON would escape (or anything but ASCII)."""
+    return _plain_joined('","'.join(values), len(values))
+
+
+def _plain_joined(text: str, count: int) -> bool:
+    """`_plain` of `count` values already joined with '","'."""
+    if not text.isascii():  # O(1): CPython knows
+        return False
+    return len(text.encode("ascii").translate(None, _PLAIN)) == 2 * (count - 1)
 
 
 def line_time(line: bytes) -> str:

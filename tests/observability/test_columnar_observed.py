@@ -1,0 +1,54 @@
+"""Observers read a columnar answer (CheckColumns) whole: its receipt line is the line the
+same records decided one by one would get, and its reasons are counted without a decision
+object per record."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maytrain.client.columns import columns_request
+from sidecar.core.model import Rule
+from sidecar.core.plans import PLAIN
+from sidecar.observability.observers import DecidedBatch, reason_counts
+from sidecar.observability.receipts.lines import Receipts, format_line
+from sidecar.server.columns import ColumnRecords, RuleDecisions, columns_from_proto
+
+NOW = 1_767_225_600_000_000
+# Values JSON must escape, values it need not, and nulls (Arrow validity).
+VALUES = st.one_of(st.none(), st.sampled_from(["acme", "", "a\"b", "back\\slash", "ünï",
+                                                "new\nline", "\x7f", "r-1"]), st.text(max_size=4))
+FIELDS = ("record_id", "account_id", "user_id", "data_category", "purpose")
+
+
+def line(records, decisions, count: int) -> bytes:
+    batch = DecidedBatch("CheckColumns", records, decisions, NOW, 3, "v", 0.0)
+    return b"".join(format_line(Receipts(batch, records, decisions, count)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=st.lists(st.tuples(*[VALUES] * len(FIELDS), st.sampled_from(list(Rule))),
+                     min_size=1, max_size=30),
+       data=st.data())
+def test_a_columnar_batch_gets_the_line_its_records_one_by_one_would(rows, data):
+    table = pa.table({name: pa.array([row[i] for row in rows], pa.string())
+                      for i, name in enumerate(FIELDS)})
+    columns = columns_from_proto(columns_request(table))
+    rules = np.array([row[-1] for row in rows], np.uint8)
+    count = data.draw(st.integers(1, len(rows)), label="receipts kept")
+
+    columnar = line(ColumnRecords(columns), RuleDecisions(rules), count)
+    one_by_one = line(columns.records(), [PLAIN[Rule(int(r))] for r in rules], count)
+
+    assert columnar == one_by_one
+
+
+@given(st.lists(st.sampled_from(list(Rule)), max_size=200))
+def test_a_columnar_answer_counts_its_reasons_as_its_decisions_would(rules):
+    answer = RuleDecisions(np.array(rules, np.uint8))
+
+    assert reason_counts(answer) == Counter(d.reason for d in answer)
