@@ -133,6 +133,27 @@ def test_files_rotate_by_size_and_are_named_by_start_and_sequence(tmp_path):
     assert [r["record_id"] for r in lines_in(tmp_path)] == [f"r{i}" for i in range(400)]
 
 
+def test_lines_queued_behind_a_slow_write_go_out_together_whole_and_within_file_sizes(tmp_path):
+    calls = []
+
+    class CountingSpool(Spool):
+        def append(self, parts, start: str, receipts: int = 0) -> None:
+            calls.append(receipts)
+            if len(calls) == 1:
+                time.sleep(0.3)  # the lines below queue up meanwhile
+            super().append(parts, start, receipts)
+
+    spooled = ReceiptWriter(CountingSpool(tmp_path, SpoolLimits(file_bytes=6_000)))
+    spooled.start()
+    for k in range(60):
+        spooled.decided(batch(10, start=k * 10))
+    counts = spooled.close()
+
+    assert counts.written == 600 and len(calls) < 30
+    assert all(path.stat().st_size <= 6_000 for path in spool_files(tmp_path))
+    assert [r["record_id"] for r in lines_in(tmp_path)] == [f"r{i}" for i in range(600)]
+
+
 def test_files_rotate_by_age(tmp_path):
     spooled = writer(tmp_path, SpoolLimits(file_seconds=0.05))
     for k in range(3):

@@ -99,6 +99,11 @@ class Spool:
         too_big = self._size + adding > self.limits.file_bytes
         return too_big or time.monotonic() - self._opened >= self.limits.file_seconds
 
+    def fits(self, adding: int) -> bool:
+        """True when `adding` more bytes keep the current file (or a new one) within its
+        size."""
+        return (self._size if self._file is not None else 0) + adding <= self.limits.file_bytes
+
     def append(self, parts: Sequence[bytes], start: str, receipts: int = 0) -> None:
         """Write a line (in parts) holding `receipts` to the current file, opening one named
         after `start` (YYYYmmddTHHMMSSZ) if none is open. OSError propagates; the file is

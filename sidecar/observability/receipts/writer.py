@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..observers import DecidedBatch
@@ -44,6 +45,19 @@ class ReceiptCounts:
     def decided(self) -> int:
         """Every decision the writer was told of."""
         return self.written + sum(self.dropped.values()) + self.unsampled + self.pending
+
+
+MAX_PARTS = 1000
+"""Parts written with one writev (Linux takes up to 1024)."""
+
+
+@dataclass
+class _Group:
+    """Lines written together: their parts, bytes and receipts."""
+
+    parts: list[bytes]
+    size: int
+    receipts: int
 
 
 class ReceiptWriter:
@@ -142,8 +156,8 @@ class ReceiptWriter:
                 items = list(self._items)
                 closing = self._closing and not self._items and not self._formatting
                 self._items.clear()
-            for item in items:
-                self._write(item)
+            for group in self._groups(items):
+                self._write(group)
             now = time.monotonic()
             if closing or now - last_sync >= self.fsync_every:
                 self._sync()
@@ -160,10 +174,28 @@ class ReceiptWriter:
         sync_in = self.fsync_every - (now - last_sync) if self._unsynced else self.report_every
         return max(0.01, min(sync_in, self.report_every - (now - last_report)))
 
-    def _write(self, item: tuple[list[bytes], int]) -> None:
-        parts, count = item
+    def _groups(self, items: list[tuple[list[bytes], int]]) -> Iterator[_Group]:
+        """The queued lines in groups written with one system call each: the writer then
+        waits for the interpreter lock once a group, not once a line, and keeps up with a
+        check thread that holds it. A group fits the file it starts in."""
+        group: _Group | None = None
+        for parts, count in items:
+            size = sum(map(len, parts))
+            if group is not None and (len(group.parts) + len(parts) > MAX_PARTS
+                                      or not self.spool.fits(group.size + size)):
+                yield group
+                group = None
+            if group is None:
+                group = _Group([], 0, 0)
+            group.parts.extend(parts)
+            group.size, group.receipts = group.size + size, group.receipts + count
+        if group is not None:
+            yield group
+
+    def _write(self, group: _Group) -> None:
+        parts, count = group.parts, group.receipts
         try:
-            if self.spool.rotation_due(sum(map(len, parts))):
+            if self.spool.rotation_due(group.size):
                 self._sync()
                 self.spool.close()
                 self._deleted_files(self.spool.trim(reserve=self.spool.limits.file_bytes))
