@@ -10,6 +10,7 @@ from __future__ import annotations
 PROFILED = "d5785a5"  # the hot path
 COLD_PROFILED = "798986d"  # a cold start at 1,000,000 accounts
 RECEIPTS_PROFILED = "8a0152f"  # CheckBatch with --receipts at sample 1.0
+RECEIPT_BYTES = 85  # a pipeline receipt in the spool (bench/observability_bench.py's records)
 
 
 def unary(u: dict) -> str:
@@ -80,17 +81,28 @@ def workers(w: dict) -> str:
 
 def observability(o: dict) -> str:
     """The metrics and receipts line."""
-    plain, spooling = o["servers"]["plain"], o["servers"]["receipts"]
+    rpcs = o["rpcs"] if "rpcs" in o else {"CheckBatch": o["servers"]}
+    plain, spooling = rpcs["CheckBatch"]["plain"], rpcs["CheckBatch"]["receipts"]
     extra = spooling.get("cpu_us_per_record", 0) - plain.get("cpu_us_per_record", 0)
     cost = (f"cost {extra:.2f} µs of CPU a record here" if extra > 0 else
             "cost no CPU this run could tell from the noise (about 1 µs a record in longer ones)")
-    return ("metrics count once per call (a tally of the reasons, two histogram observations: "
+    line = ("metrics count once per call (a tally of the reasons, two histogram observations: "
             "under 1 ms of a 40 ms call), so their figure is the machine's noise; receipts "
             f"{cost}, nearly all of it on the checking thread "
             f"(py-spy at {RECEIPTS_PROFILED}: 10.7% of its time in `format_line`, 40% of that "
             "gathering the five record fields into columns from records cold in the cache, the "
             "rest joining and checking them), while the writer thread and its fsyncs take "
             "under 0.1 µs a record.")
+    columns = rpcs.get("CheckColumns", {}).get("receipts")
+    if columns is not None:
+        megabytes = columns["rps"] * RECEIPT_BYTES / 1e6
+        line += (f" `CheckColumns` decides a record in a twentieth of the time, so the same "
+                 f"receipt line costs it {1 - columns['ratio']:.0%} of its rate: at "
+                 f"{columns['rps']:,.0f} rec/s the spool takes {megabytes:,.0f} MB/s "
+                 f"({RECEIPT_BYTES} bytes a receipt, the fields joined as text), which a disk "
+                 "and the formatting both feel: sample below 1.0 there (a dictionary-encoded "
+                 "line, not built yet, would shrink both).")
+    return line
 
 
 def scale(s: dict) -> str:
