@@ -200,9 +200,12 @@ class ColumnRecords(Sequence[Any]):
             values = list(values)
         if len(values) == 1:
             return [values[0]] * count, values
+        codes = column.codes[:count]
+        if len(values) == count and np.array_equal(codes, np.arange(count)):
+            return list(values), values  # a value per record, in order (record ids, often)
         table = np.empty(len(values), object)
         table[:] = values
-        return table[column.codes[:count]].tolist(), values
+        return table[codes].tolist(), values
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
