@@ -204,6 +204,36 @@ def test_a_failed_write_is_counted_and_logged(tmp_path, caplog):
     assert "No space left on device" in caplog.text
 
 
+def test_a_disk_that_fills_mid_write_leaves_no_receipt_it_counts_as_lost(tmp_path, monkeypatch):
+    real_writev, real_write, calls = os.writev, os.write, []
+
+    def filling_writev(fd, parts):
+        calls.append(fd)
+        if len(calls) < 3:
+            return real_writev(fd, parts)
+        data = b"".join(parts)
+        return real_write(fd, data[: len(data) // 2])  # the disk takes half, then is full
+
+    def full_write(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "writev", filling_writev)
+    monkeypatch.setattr(os, "write", full_write)
+    spooled = writer(tmp_path)
+    for k in range(3):
+        spooled.decided(batch(10, start=k * 10))
+        deadline = time.monotonic() + 5
+        while len(calls) <= k and time.monotonic() < deadline:  # one write each
+            time.sleep(0.01)
+    counts = spooled.close()
+
+    spooled_lines = [line for path in spool_files(tmp_path) for line in path.read_bytes()
+                     .splitlines(keepends=True)]
+    assert all(line.endswith(b"}\n") for line in spooled_lines)  # nothing torn
+    assert counts.written == len(lines_in(tmp_path)) == 20
+    assert counts.dropped["write_error"] == 10
+
+
 def test_fsync_happens_per_interval_not_per_line(tmp_path, monkeypatch):
     calls = []
     real = os.fsync

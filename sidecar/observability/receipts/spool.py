@@ -105,17 +105,21 @@ class Spool:
         return (self._size if self._file is not None else 0) + adding <= self.limits.file_bytes
 
     def append(self, parts: Sequence[bytes], start: str, receipts: int = 0) -> None:
-        """Write a line (in parts) holding `receipts` to the current file, opening one named
-        after `start` (YYYYmmddTHHMMSSZ) if none is open. OSError propagates; the file is
-        then closed, and the next append opens another (a torn line stays behind, which
-        readers skip). Bytes, not text: a text file's encoder costs several times the write."""
+        """Write lines (in parts) holding `receipts` to the current file, opening one named
+        after `start` (YYYYmmddTHHMMSSZ) if none is open. OSError propagates, and then
+        none of the parts is in the file: what a failed write had written is cut off again
+        (the caller counts those receipts as lost, so no reader may find them); the file
+        stays open for the caller to fsync what came before, and close. Bytes, not text: a
+        text file's encoder costs several times the write."""
         if self._file is None:
             self._open(start)
         assert self._file is not None and self.path is not None
+        fd = self._file.fileno()
         try:
-            size = _write_all(self._file.fileno(), parts)
+            size = _write_all(fd, parts)
         except OSError:
-            self.close()
+            with contextlib.suppress(OSError):  # else a torn line stays, which readers skip
+                os.ftruncate(fd, self._size)
             raise
         self._size += size
         self._receipts[self.path] = self._receipts.get(self.path, 0) + receipts

@@ -203,6 +203,8 @@ class ReceiptWriter:
         except OSError as exc:
             with self._lock:
                 self._queued -= count
+            self._sync()  # what the file took before is written once this fsync succeeds
+            self.spool.close()
             self._failed(exc, count)
             return
         with self._lock:
