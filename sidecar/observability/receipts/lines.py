@@ -116,23 +116,23 @@ def _joined(column: list[str], distinct: Distinct) -> bytes:
     escapes in one pass over the joined text (a second would cost as much again, the values
     being cold in the cache), or over the distinct values when they are known."""
     text = '","'.join(column)
-    if distinct is not None and _plain(distinct):
-        return text.encode("ascii")
-    if distinct is None and _plain_joined(text, len(column)):
-        return text.encode("ascii")
+    if distinct is not None:
+        if _plain_bytes('","'.join(distinct), len(distinct)) is not None:
+            return text.encode("ascii")
+    else:
+        data = _plain_bytes(text, len(column))
+        if data is not None:
+            return data
     return '","'.join(_quoted(value)[1:-1] for value in column).encode("ascii")  # rare
 
 
-def _plain(values: Sequence[str]) -> bool:
-    """True when no value holds a character JSON would escape (or anything but ASCII)."""
-    return _plain_joined('","'.join(values), len(values))
-
-
-def _plain_joined(text: str, count: int) -> bool:
-    """`_plain` of `count` values already joined with '","'."""
+def _plain_bytes(text: str, count: int) -> bytes | None:
+    """`count` values joined with '","' as ASCII bytes, or None when a value holds a
+    character JSON escapes (or anything but ASCII)."""
     if not text.isascii():  # O(1): CPython knows
-        return False
-    return len(text.encode("ascii").translate(None, _PLAIN)) == 2 * (count - 1)
+        return None
+    data = text.encode("ascii")
+    return data if len(data.translate(None, _PLAIN)) == 2 * (count - 1) else None
 
 
 def line_time(line: bytes) -> str:
