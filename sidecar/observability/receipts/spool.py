@@ -120,6 +120,7 @@ class Spool:
         except OSError:
             with contextlib.suppress(OSError):  # else a torn line stays, which readers skip
                 os.ftruncate(fd, self._size)
+                os.lseek(fd, self._size, os.SEEK_SET)  # a later write leaves no hole
             raise
         self._size += size
         self._receipts[self.path] = self._receipts.get(self.path, 0) + receipts
