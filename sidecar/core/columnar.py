@@ -68,6 +68,16 @@ class Columns(NamedTuple):
         """Every record, in order (for explanations and observers, not the hot path)."""
         return [self.record(i) for i in range(self.size)]
 
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Columns:
+        """The records `keep` marks, in order, as a batch of their own (same dictionaries)."""
+        def kept(column: Column) -> Column:
+            return Column(column.values, column.codes[keep])
+        return Columns(int(keep.sum()), kept(self.account_id), kept(self.user_id),
+                       kept(self.data_category), kept(self.purpose), kept(self.region),
+                       kept(self.derived_from), kept(self.record_id), self.collected_at[keep],
+                       self.dated[keep], None if self.invalid is None else self.invalid[keep],
+                       self.problem)
+
     def key_columns(self) -> tuple[Column, ...]:
         """The columns a decision depends on besides collected_at, in Record order."""
         return (self.account_id, self.data_category, self.purpose, self.user_id, self.region,

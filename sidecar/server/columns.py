@@ -180,6 +180,10 @@ class RuleDecisions(Sequence[Decision]):
         """The reasons of the first `count` decisions, as a list (for receipts)."""
         return _REASON_OF[self.rules[:count]].tolist()  # type: ignore[no-any-return]
 
+    def select(self, keep: npt.NDArray[np.bool_]) -> RuleDecisions:
+        """The decisions `keep` marks, in order (receipts' sample)."""
+        return RuleDecisions(self.rules[keep])
+
 
 class ColumnRecords(Sequence[Any]):
     """A columnar batch seen as records, made one by one only for those who read them."""
@@ -206,6 +210,16 @@ class ColumnRecords(Sequence[Any]):
         table = np.empty(len(values), object)
         table[:] = values
         return table[codes].tolist(), values
+
+    def record_ids(self) -> tuple[Sequence[str], npt.NDArray[np.integer[Any]]]:
+        """The distinct record ids and each record's code into them (receipts' sample
+        draws once per distinct id)."""
+        column = self.columns.record_id
+        return column.values, column.codes
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> ColumnRecords:
+        """The records `keep` marks, in order (receipts' sample)."""
+        return ColumnRecords(self.columns.subset(keep))
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):

@@ -15,7 +15,7 @@ from maytrain.client.columns import columns_request
 from sidecar.core.model import Rule
 from sidecar.core.plans import PLAIN
 from sidecar.observability.observers import DecidedBatch, reason_counts
-from sidecar.observability.receipts.lines import Receipts, format_line
+from sidecar.observability.receipts.lines import Receipts, format_line, sampled
 from sidecar.server.columns import ColumnRecords, RuleDecisions, columns_from_proto
 
 NOW = 1_767_225_600_000_000
@@ -52,3 +52,20 @@ def test_a_columnar_answer_counts_its_reasons_as_its_decisions_would(rules):
     answer = RuleDecisions(np.array(rules, np.uint8))
 
     assert reason_counts(answer) == Counter(d.reason for d in answer)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.text(min_size=1, max_size=6), min_size=1, max_size=40),
+       rate=st.floats(0.05, 0.95))
+def test_a_columnar_batch_is_sampled_as_its_records_one_by_one_would_be(ids, rate):
+    table = pa.table({"record_id": ids, "account_id": ["acme"] * len(ids)})
+    columns = columns_from_proto(columns_request(table))
+    rules = np.array([list(Rule)[i % len(Rule)] for i in range(len(ids))], np.uint8)
+
+    records, decisions = sampled(ColumnRecords(columns), RuleDecisions(rules), rate)
+    rows, row_decisions = sampled(columns.records(), [PLAIN[Rule(int(r))] for r in rules], rate)
+
+    assert isinstance(records, ColumnRecords)  # still columnar, never a Record per record
+    assert len(records) == len(rows)
+    if rows:
+        assert line(records, decisions, len(rows)) == line(rows, row_decisions, len(rows))

@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _quoted  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ...core.model import Decision, Micros, Reason, Record
 from ..observers import DecidedBatch
 
@@ -176,11 +178,20 @@ def sampled(records: Sequence[Record], decisions: Sequence[Decision],
     """The decisions whose records fall in the sample, with their records.
 
     The draw is a hash of the record id, so a record is in or out of the sample wherever
-    and however often it is checked; a record without an id is drawn at random.
+    and however often it is checked; a record without an id is drawn at random. A columnar
+    batch (`record_ids`, `select`) is drawn once per distinct id and stays columnar.
     """
     if rate >= 1.0:
         return records, decisions
     threshold = int(rate * _ALL)
+    ids = getattr(records, "record_ids", None)
+    if ids is not None and hasattr(decisions, "select"):
+        values, codes = ids()
+        draws = np.fromiter(map(_draw, values), np.int64, len(values))[codes]
+        unnamed = np.fromiter(map(operator.not_, values), np.bool_, len(values))[codes]
+        draws[unnamed] = np.random.default_rng().integers(0, _ALL, int(unnamed.sum()))
+        keep = draws < threshold
+        return records.select(keep), decisions.select(keep)  # type: ignore[attr-defined]
     kept = [(record, decision) for record, decision in zip(records, decisions, strict=True)
             if _draw(record.record_id) < threshold]
     return [pair[0] for pair in kept], [pair[1] for pair in kept]
