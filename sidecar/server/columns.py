@@ -215,7 +215,10 @@ class ColumnRecords(Sequence[Any]):
         """The distinct record ids and each record's code into them (receipts' sample
         draws once per distinct id)."""
         column = self.columns.record_id
-        return column.values, column.codes
+        values = column.values
+        if not isinstance(values, list | tuple):  # a protobuf container makes a str per read
+            values = list(values)
+        return values, column.codes
 
     def select(self, keep: npt.NDArray[np.bool_]) -> ColumnRecords:
         """The records `keep` marks, in order (receipts' sample)."""
