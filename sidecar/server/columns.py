@@ -199,9 +199,7 @@ class ColumnRecords(Sequence[Any]):
         and the distinct values it is drawn from (for receipts: what holds no character
         JSON escapes is checked once per distinct value, not once per record)."""
         column: Column = getattr(self.columns, name)
-        values = column.values
-        if not isinstance(values, list | tuple):  # a protobuf container makes a str per read
-            values = list(values)
+        values = _held(column.values)
         if len(values) == 1:
             return [values[0]] * count, values
         codes = column.codes[:count]
@@ -215,10 +213,7 @@ class ColumnRecords(Sequence[Any]):
         """The distinct record ids and each record's code into them (receipts' sample
         draws once per distinct id)."""
         column = self.columns.record_id
-        values = column.values
-        if not isinstance(values, list | tuple):  # a protobuf container makes a str per read
-            values = list(values)
-        return values, column.codes
+        return _held(column.values), column.codes
 
     def select(self, keep: npt.NDArray[np.bool_]) -> ColumnRecords:
         """The records `keep` marks, in order (receipts' sample)."""
@@ -232,3 +227,9 @@ class ColumnRecords(Sequence[Any]):
         if not 0 <= i < self.columns.size:
             raise IndexError(i)
         return self.columns.record(i)
+
+
+def _held(values: Sequence[Any]) -> Sequence[Any]:
+    """A column's dictionary as a list (a protobuf container makes a str per read: read
+    it once)."""
+    return values if isinstance(values, list | tuple) else list(values)
