@@ -99,6 +99,16 @@ class RunningSidecar:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return maytrain(*args, "--store", self.store, cwd=self.workdir, check=check)
 
+    def store_version(self) -> int:
+        """The store's consent version now. Calls that ask for it (min_consent_version)
+        are decided at it, even by a sidecar that syncs rarely and whose store other tests
+        write to: two calls of one test then answer at the same version."""
+        from sidecar.policy_files import load_policy
+        from sidecar.store import open_store
+
+        with open_store(self.store, policy=load_policy()) as store:
+            return store.version()
+
     def wait_health(self, service: str, status: int, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         last = None

@@ -84,13 +84,13 @@ def test_a_manifest_holds_every_field_a_decision_reads(client, tmp_path) -> None
     assert second["collected_at"] is None and second["reason"] == "DENIED_OUTSIDE_WINDOW"
 
 
-def test_a_parquet_manifest_holds_the_same_entries_in_row_groups(client, tmp_path,
+def test_a_parquet_manifest_holds_the_same_entries_in_row_groups(client, sidecar, tmp_path,
                                                                monkeypatch) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
     monkeypatch.setattr(_lineage, "ROW_GROUP", 16)
-    records = mixed(40)
-    list(client.filter(records, manifest=tmp_path / "m.jsonl"))
-    list(client.filter(records, manifest=tmp_path / "m.parquet"))
+    records, version = mixed(40), sidecar.store_version()  # both at one version
+    list(client.filter(records, manifest=tmp_path / "m.jsonl", min_consent_version=version))
+    list(client.filter(records, manifest=tmp_path / "m.parquet", min_consent_version=version))
     assert list(read_manifest(tmp_path / "m.parquet")) == list(read_manifest(tmp_path / "m.jsonl"))
     written = pq.ParquetFile(tmp_path / "m.parquet")
     assert written.schema_arrow.names == list(MANIFEST_FIELDS)

@@ -49,9 +49,9 @@ def dataset_of(records: list[dict], blocks: int = 6) -> Any:
 @pytest.mark.parametrize("actors", sorted(ACTORS), ids=lambda a: f"actors={a}")
 def test_filter_dataset_keeps_only_allowed_rows_with_a_manifest_per_actor(
         sidecar, tmp_path, actors) -> None:
-    records = mixed(900)
+    records, version = mixed(900), sidecar.store_version()
     kept = filter_dataset(dataset_of(records), sidecar.tcp, manifest_dir=tmp_path,
-                          batch_size=100, **ACTORS[actors])
+                          batch_size=100, min_consent_version=version, **ACTORS[actors])
     kept_ids = sorted(row["record_id"] for row in kept.take_all())
 
     assert kept_ids == sorted(r["record_id"] for r, reason in
@@ -60,7 +60,8 @@ def test_filter_dataset_keeps_only_allowed_rows_with_a_manifest_per_actor(
     files = list(tmp_path.glob("manifest-*.jsonl"))
     assert 1 <= len(files) <= 2  # one per actor that got a batch
     with ConsentClient(sidecar.tcp) as client:
-        list(client.filter(records, manifest=tmp_path / "by_filter.jsonl"))
+        list(client.filter(records, manifest=tmp_path / "by_filter.jsonl",
+                           min_consent_version=version))
     by_id = {e["record_id"]: e for e in read_manifest(tmp_path / "by_filter.jsonl")}
     assert sorted(read_manifests(tmp_path), key=lambda e: e["record_id"]) == sorted(
         by_id.values(), key=lambda e: e["record_id"])
