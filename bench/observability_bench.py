@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -46,6 +47,7 @@ TARGET_RPC = "CheckBatch"
 
 
 SPOOLS = {"receipts": "receipts", "both": "receipts-both"}
+_RPC = re.compile(rb'\{"time":"[^"]*","rpc":"([^"]*)"')  # how a spool line starts
 SERVICE = pb.DESCRIPTOR.services_by_name["ConsentCheckService"].full_name
 
 
@@ -177,7 +179,8 @@ def spooled_receipts(spool: Path) -> dict[str, int]:
         for path in spool_files(directory):
             with path.open("rb") as lines:
                 for line in lines:
-                    rpc = line[45:80].split(b'"', 1)[0].decode("ascii", "replace")
+                    found = _RPC.match(line)
+                    rpc = found[1].decode("ascii", "replace") if found else ""
                     counts[rpc] = counts.get(rpc, 0) + count_receipts(line)
     return counts
 
