@@ -7,6 +7,7 @@ Precedence, for each setting: the flag, then its MAYTRAIN_* variable, then the p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -76,6 +77,8 @@ class Settings:
     snapshot_changes: int = 10_000
     snapshot_seconds: float = 300.0
     """The relay puts a snapshot after this many changes, or this long after a change."""
+    round_gap: float = 0.02
+    """Seconds from one relay round's start to the next at least (0: none)."""
 
     def under(self, policy: Policy) -> Settings:
         """These settings with what was left to the policy taken from it."""
@@ -132,6 +135,13 @@ def _addresses(name: str, value: object) -> tuple[str, ...]:
 
 def _positive_float(name: str, value: object) -> float:
     return float(_positive(name, value, float))
+
+
+def _non_negative_float(name: str, value: object) -> float:
+    with contextlib.suppress(TypeError, ValueError):
+        if float(value) == 0:  # type: ignore[arg-type]
+            return 0.0
+    return _positive_float(name, value)
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -208,5 +218,5 @@ _CONVERSIONS: dict[str, Callable[[str, object], Any]] = {
     "receipts_queue": _positive_int, "receipts_file_bytes": _bytes,
     "receipts_file_seconds": _positive_float, "receipts_max_bytes": _bytes,
     "retention": _seconds, "heartbeat": _positive_float, "snapshot_changes": _positive_int,
-    "snapshot_seconds": _seconds,
+    "snapshot_seconds": _seconds, "round_gap": _non_negative_float,
 }

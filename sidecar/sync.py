@@ -144,11 +144,18 @@ class StoreFollower:
         self._wake.set()
 
     def follow(self, stop: threading.Event, interval: float, *,
-               heartbeat: float | None = None) -> None:
-        """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`."""
+               heartbeat: float | None = None, gap: float = 0.0) -> None:
+        """Sync every `interval` seconds (or when woken, or pushed a change) until `stop`,
+        never sooner than `gap` seconds after the last sync started."""
         # With a reader that pushes changes, `heartbeat` (if given) shortens the interval:
         # pushes carry the changes, heartbeats keep a quiet store from reading as stale.
+        # `gap` makes a busy store's changes arrive in pages: a sync costs the same for one
+        # change or a hundred, so a follower's cost stops growing with the write rate.
+        last = -gap
         while not stop.is_set():
+            if (wait := last + gap - time.monotonic()) > 0 and stop.wait(wait):
+                return
+            last = time.monotonic()
             self.refresh()
             period = self._period(interval, heartbeat)
             if self.last_error:

@@ -62,6 +62,9 @@ class RelayOptions:
     snapshot_seconds: float = 300.0
     retention: float = DEFAULT_RETENTION
     sync_interval: float = 1.0
+    round_gap: float = 0.02
+    """At least this long from one round's start to the next's: while changes stream in,
+    each round publishes those of the last `round_gap` seconds together."""
 
 
 class OtherHistory(Exception):
@@ -96,7 +99,8 @@ class Relay:
                                   name="maytrain-relay-snapshot")
         writer.start()
         period = min(self.options.sync_interval, self.options.heartbeat)
-        self.follower.follow(stop, period, heartbeat=self.options.heartbeat)
+        self.follower.follow(stop, period, heartbeat=self.options.heartbeat,
+                             gap=self.options.round_gap)
         self._wake_snapshots.set()
         writer.join(timeout=10)
         self.close()

@@ -4,6 +4,7 @@ refreshes, and failures that leave the index (and its staleness clock) alone."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,20 @@ def test_wait_for_version_gives_up_at_its_timeout(store_url: str) -> None:
     follower.refresh()
     index = follower.wait_for_version(99, timeout=0.2)
     assert index is not None and index.version == 1
+
+
+def test_follow_syncs_at_once_then_never_sooner_than_its_gap(store_url: str) -> None:
+    started, syncs = [], []
+    follower = StoreFollower(lambda: open_store(store_url, policy=load_policy()),
+                             on_index=lambda index: syncs.append(time.monotonic()))
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.follow, args=(stop, 0.001), kwargs={"gap": 0.2})
+    started.append(time.monotonic())
+    thread.start()
+    time.sleep(0.7)
+    stop.set()
+    thread.join(5)
+    follower.close()
+    assert syncs and syncs[0] - started[0] < 0.15
+    assert all(b - a >= 0.19 for a, b in zip(syncs, syncs[1:], strict=False))
+    assert 2 <= len(syncs) <= 4

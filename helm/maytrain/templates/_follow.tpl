@@ -48,6 +48,7 @@ app.kubernetes.io/component: relay
     - {{ printf "--retention=%v" $relay.retention | quote }}
     - {{ printf "--snapshot-changes=%v" $relay.snapshotChanges | quote }}
     - {{ printf "--snapshot-seconds=%v" $relay.snapshotSeconds | quote }}
+    - {{ printf "--round-gap=%v" $relay.roundGapSeconds | quote }}
     {{- if $sc.snapshot.enabled }}
     - --snapshot-key-file={{ include "maytrain.sidecar.snapshotKeyDir" . }}/snapshot.key
     {{- end }}
