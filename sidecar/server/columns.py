@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from maytrain.v1 import consent_check_service_pb2 as pb
 
-from ..core.columnar import Column, Columns
+from ..core.columnar import Codes, Column, Columns
 from ..core.model import Decision, Reason, Rule
 from ..core.plans import PLAIN
 from .convert import _BAD_TIMESTAMP, _MAX_SECONDS, _MIN_SECONDS, WIRE
@@ -28,6 +28,7 @@ _REASON_OF = np.full(max(Rule) + 1, None, object)
 for _rule in Rule:
     _WIRE_REASON[_rule], _ALLOWS[_rule] = WIRE[_rule.reason][1], _rule.allows
     _REASON_OF[_rule] = _rule.reason
+_RULE_REASONS = [reason.value if reason is not None else "" for reason in _REASON_OF]
 
 
 class ColumnsError(ValueError):
@@ -176,9 +177,10 @@ class RuleDecisions(Sequence[Decision]):
                 counts[reason] = counts.get(reason, 0) + count
         return counts
 
-    def reason_values(self, count: int) -> list[Reason]:
-        """The reasons of the first `count` decisions, as a list (for receipts)."""
-        return _REASON_OF[self.rules[:count]].tolist()  # type: ignore[no-any-return]
+    def reason_codes(self, count: int) -> tuple[Sequence[str], Codes]:
+        """The reasons of the first `count` decisions as codes (their rules) into a table of
+        every rule's reason (receipts write the column so)."""
+        return _RULE_REASONS, self.rules[:count]
 
     def select(self, keep: npt.NDArray[np.bool_]) -> RuleDecisions:
         """The decisions `keep` marks, in order (receipts' sample)."""
@@ -194,20 +196,19 @@ class ColumnRecords(Sequence[Any]):
     def __len__(self) -> int:
         return self.columns.size
 
-    def field_values(self, name: str, count: int) -> tuple[list[str], Sequence[str]]:
-        """Field `name` (a string field of Record) of the first `count` records, as a list,
-        and the distinct values it is drawn from (for receipts: what holds no character
-        JSON escapes is checked once per distinct value, not once per record)."""
+    def field_codes(self, name: str, count: int) -> tuple[Sequence[str], Codes | None]:
+        """Field `name` of the first `count` records as the values it is drawn from and
+        each record's code into them, or (values, None) when the values are the records'
+        own, in order (record ids, often). Receipts write a column so, at the cost of a
+        few bytes a record, where a list of `count` strings costs a string per record."""
         column: Column = getattr(self.columns, name)
-        values = _held(column.values)
-        if len(values) == 1:
-            return [values[0]] * count, values
-        codes = column.codes[:count]
+        values, codes = _held(column.values), column.codes[:count]
         if len(values) == count and np.array_equal(codes, np.arange(count)):
-            return list(values), values  # a value per record, in order (record ids, often)
-        table = np.empty(len(values), object)
-        table[:] = values
-        return table[codes].tolist(), values
+            return values, None
+        if len(values) > count:  # a sample's few records of a large dictionary
+            used, codes = np.unique(codes, return_inverse=True)
+            values = [values[i] for i in used.tolist()]
+        return values, codes
 
     def record_ids(self) -> tuple[Sequence[str], npt.NDArray[np.integer[Any]]]:
         """The distinct record ids and each record's code into them (receipts' sample
