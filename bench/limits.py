@@ -85,14 +85,15 @@ def observability(o: dict) -> str:
     plain, spooling = rpcs["CheckBatch"]["plain"], rpcs["CheckBatch"]["receipts"]
     extra = spooling.get("cpu_us_per_record", 0) - plain.get("cpu_us_per_record", 0)
     cost = (f"cost {extra:.2f} µs of CPU a record here" if extra > 0 else
-            "cost no CPU this run could tell from the noise (about 1 µs a record in longer ones)")
+            "cost no CPU this run could tell from the noise (0.3 to 0.5 µs a record in longer ones)")
     line = ("metrics count once per call (a tally of the reasons, two histogram observations: "
             "under 1 ms of a 40 ms call), so their figure is the machine's noise; receipts "
             f"{cost}, nearly all of it on the checking thread "
-            f"(py-spy at {RECEIPTS_PROFILED}: 10.7% of its time in `format_line`, 40% of that "
-            "gathering the five record fields into columns from records cold in the cache, the "
-            "rest joining and checking them), while the writer thread and its fsyncs take "
-            "under 0.1 µs a record.")
+            "(formatting the line: the records are cold in the CPU's caches by then, so each "
+            "column is gathered and joined before the next; py-spy at "
+            f"{RECEIPTS_PROFILED}, which gathered every column first, put 10.7% of that "
+            "thread's time in formatting), while the writer thread and its fsyncs take under "
+            "0.1 µs a record.")
     columns = rpcs.get("CheckColumns", {}).get("receipts")
     if columns is not None:
         line += (f" `CheckColumns` decides a record in a twentieth of the time, so its "
