@@ -153,12 +153,13 @@ def _base64(codes: Any, values: int) -> bytes:
     return base64.b64encode(np.asarray(codes).astype(kind, copy=False).tobytes())
 
 
-def _joined(column: list[str], distinct: Distinct) -> bytes:
+def _joined(column: Sequence[str], distinct: Distinct) -> bytes:
     """The column's values as the inside of a JSON array of strings. Checked for what JSON
     escapes in one pass over the joined text (a second would cost as much again, the values
-    being cold in the cache), or over the distinct values when they are known."""
+    being cold in the cache), or over the distinct values when they are known and are not
+    the column itself (a dictionary, or record ids that are all distinct)."""
     text = '","'.join(column)
-    if distinct is not None:
+    if distinct is not None and distinct is not column:
         if _plain_bytes('","'.join(distinct), len(distinct)) is not None:
             return text.encode("ascii")
     else:
