@@ -7,7 +7,6 @@ Precedence, for each setting: the flag, then its MAYTRAIN_* variable, then the p
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -138,10 +137,7 @@ def _positive_float(name: str, value: object) -> float:
 
 
 def _non_negative_float(name: str, value: object) -> float:
-    with contextlib.suppress(TypeError, ValueError):
-        if float(value) == 0:  # type: ignore[arg-type]
-            return 0.0
-    return _positive_float(name, value)
+    return float(_positive(name, value, float, zero=True))
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -157,13 +153,17 @@ def _boolean(name: str, value: object) -> bool:
     return text in ("1", "true", "yes")
 
 
-def _positive(name: str, value: object, kind: Callable[[Any], float]) -> float:
+def _positive(name: str, value: object, kind: Callable[[Any], float], *,
+              zero: bool = False) -> float:
+    """A finite number above 0 (or 0 itself, where `zero` allows it)."""
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise InvalidValueError(f"{_flag(name)} must be a number, not {value!r}") from None
-    if not number > 0 or number == float("inf"):  # NaN compares false with everything
-        raise InvalidValueError(f"{_flag(name)} must be a positive number, not {value!r}")
+    # NaN compares false with everything
+    if not (number > 0 or (zero and number == 0)) or number == float("inf"):
+        wanted = "zero or a positive number" if zero else "a positive number"
+        raise InvalidValueError(f"{_flag(name)} must be {wanted}, not {value!r}")
     return number
 
 

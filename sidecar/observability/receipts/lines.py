@@ -124,22 +124,19 @@ def _columns(records: Sequence[Record], decisions: Sequence[Decision],
     coded = getattr(records, "field_codes", None)
     if coded is not None:
         for name in _RECORD_FIELDS:
-            yield _from_codes(*coded(name, count))
+            values, codes = coded(name, count)  # codes None: the values are the records' own
+            yield values, values, codes
     else:
         rows = records if count == len(records) else records[:count]
         for get in _RECORD_COLUMNS:
             yield list(map(get, rows)), None, None
     reasons = getattr(decisions, "reason_codes", None)
     if reasons is not None:
-        yield _from_codes(*reasons(count))
+        values, codes = reasons(count)
+        yield values, values, codes
     else:
         rows = decisions if count == len(decisions) else decisions[:count]
         yield list(map(_REASON, rows)), _REASON_VALUES, None
-
-
-def _from_codes(values: Sequence[str], codes: Any) -> Column:
-    """A column given as values and codes (None: the values are the receipts' own)."""
-    return values, values, codes
 
 
 def _code_width(values: int) -> int:
